@@ -1,0 +1,368 @@
+//! Bulkhead: caps how many calls run at once, with a bounded queue of
+//! callers that wait a bounded time for a slot.
+//!
+//! # How the state is laid out
+//!
+//! One `AtomicU64` holds the running count (low 32 bits) and the waiting
+//! count (high 32 bits). With free capacity and nobody waiting, taking a
+//! slot is one CAS and giving it back is one CAS: no lock and no allocation.
+//! Only when callers queue does a `Mutex<VecDeque>` of waiters come into
+//! play; a slot freed while someone waits is handed straight to the oldest
+//! waiter, so newcomers cannot overtake the queue.
+//!
+//! `tokio::sync::Semaphore` is not used because its release takes the
+//! waiter-list lock on every call, even when nobody waits, and it has no
+//! notion of a bounded queue; the state here keeps both counts in the word
+//! the fast path already reads.
+
+mod config;
+mod permit;
+mod queue;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use config::BulkheadConfig;
+pub use permit::BulkheadPermit;
+
+use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
+use crate::events::{self, EventKind};
+use queue::Waiter;
+
+pub(crate) const MAX_SLOTS: u32 = 1 << 31;
+const WAITING_ONE: u64 = 1 << 32;
+
+fn running(state: u64) -> u32 {
+    state as u32
+}
+
+fn waiting(state: u64) -> u32 {
+    (state >> 32) as u32
+}
+
+/// A bulkhead: at most `max_concurrent` calls at once, up to `queue` more
+/// waiting at most `wait` each, the rest rejected with
+/// [`Error::BulkheadFull`].
+///
+/// ```
+/// use resil::{Bulkhead, BulkheadConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let bulkhead = Bulkhead::new("doc-bulkhead", BulkheadConfig::DEFAULT.max_concurrent(1)).unwrap();
+/// let held = bulkhead.try_acquire().unwrap();
+/// assert!(matches!(bulkhead.try_acquire(), Err(resil::Error::BulkheadFull { .. })));
+/// drop(held);
+/// let answer = bulkhead.call(async { Ok::<_, resil::Error>(42) }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// # }
+/// ```
+pub struct Bulkhead {
+    state: AtomicU64,
+    counters: Counters,
+    waiters: Mutex<VecDeque<Arc<Waiter>>>,
+    config: BulkheadConfig,
+    name: PolicyName,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    admitted: AtomicU64,
+    admitted_after_wait: AtomicU64,
+    rejected: AtomicU64,
+    timed_out: AtomicU64,
+    wait_micros: AtomicU64,
+}
+
+/// Counts and occupancy of one bulkhead at one moment.
+///
+/// ```
+/// let bulkhead = resil::Bulkhead::new("snap-doc", Default::default()).unwrap();
+/// let _slot = bulkhead.try_acquire().unwrap();
+/// assert_eq!(bulkhead.snapshot().in_flight, 1);
+/// ```
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct BulkheadSnapshot {
+    /// The bulkhead's name.
+    pub name: PolicyName,
+    /// Calls admitted or rejected.
+    pub calls: u64,
+    /// Calls that got a slot.
+    pub admitted: u64,
+    /// Of those, the ones that waited in the queue first.
+    pub admitted_after_wait: u64,
+    /// Calls refused (queue full, or the wait ran out).
+    pub rejected: u64,
+    /// Of those, the ones whose wait ran out.
+    pub timed_out: u64,
+    /// Calls running now.
+    pub in_flight: u32,
+    /// Calls waiting now.
+    pub queued: u32,
+    /// Slots free now.
+    pub available: u32,
+    /// Total time queued calls spent waiting, in milliseconds.
+    pub total_wait_ms: u64,
+    /// The settings in force.
+    pub config: BulkheadConfig,
+}
+
+impl Bulkhead {
+    /// A bulkhead that no registry knows of. Use
+    /// [`Registry::register_bulkhead`](crate::Registry::register_bulkhead)
+    /// for one that is shared by name.
+    pub fn new(name: impl Into<PolicyName>, config: BulkheadConfig) -> Result<Self, ConfigError> {
+        let name = name.into();
+        config.validate(name.as_str())?;
+        Ok(Self {
+            state: AtomicU64::new(0),
+            counters: Counters::default(),
+            waiters: Mutex::new(VecDeque::new()),
+            config,
+            name,
+        })
+    }
+
+    /// The bulkhead's name.
+    pub fn name(&self) -> &PolicyName {
+        &self.name
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &BulkheadConfig {
+        &self.config
+    }
+
+    /// Calls running now.
+    pub fn in_flight(&self) -> u32 {
+        running(self.state.load(Ordering::Acquire))
+    }
+
+    /// Calls waiting now.
+    pub fn queued(&self) -> u32 {
+        waiting(self.state.load(Ordering::Acquire))
+    }
+
+    /// Takes a slot if one is free and nobody is waiting; never waits.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        match self.try_acquire_fast() {
+            Some(permit) => Ok(permit),
+            None => Err(self.reject(false)),
+        }
+    }
+
+    #[inline]
+    fn try_acquire_fast(&self) -> Option<BulkheadPermit<'_>> {
+        let mut state = self.state.load(Ordering::Acquire);
+        while waiting(state) == 0 && running(state) < self.config.max_concurrent {
+            match self.state.compare_exchange_weak(
+                state,
+                state + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                    return Some(BulkheadPermit::new(self));
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        None
+    }
+
+    /// Takes a slot, waiting in the queue for one if the bulkhead is full
+    /// and the queue is not. A cancelled wait leaves the queue at once.
+    pub async fn acquire(&self) -> Result<BulkheadPermit<'_>, Error> {
+        match self.try_acquire_fast() {
+            Some(permit) => Ok(permit),
+            None => self.acquire_slow().await,
+        }
+    }
+
+    #[cold]
+    async fn acquire_slow(&self) -> Result<BulkheadPermit<'_>, Error> {
+        let waiter = {
+            let mut waiters = self.lock_waiters();
+            let mut state = self.state.load(Ordering::Acquire);
+            loop {
+                let (next, takes_slot) =
+                    if waiting(state) == 0 && running(state) < self.config.max_concurrent {
+                        (state + 1, true)
+                    } else if waiting(state) < self.config.queue {
+                        (state + WAITING_ONE, false)
+                    } else {
+                        drop(waiters);
+                        return Err(self.reject(false));
+                    };
+                match self.state.compare_exchange_weak(
+                    state,
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) if takes_slot => {
+                        self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                        return Ok(BulkheadPermit::new(self));
+                    }
+                    Ok(_) => break,
+                    Err(actual) => state = actual,
+                }
+            }
+            let waiter = Arc::new(Waiter::default());
+            waiters.push_back(Arc::clone(&waiter));
+            waiter
+        };
+        let started = tokio::time::Instant::now();
+        let wait = queue::Wait::new(self, waiter);
+        let outcome = tokio::time::timeout(self.config.wait, wait).await;
+        let waited = started.elapsed();
+        self.counters
+            .wait_micros
+            .fetch_add(crate::clock::saturating_micros(waited) as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(permit) => {
+                self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .admitted_after_wait
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(permit)
+            }
+            Err(_elapsed) => Err(self.reject(true)),
+        }
+    }
+
+    fn lock_waiters(&self) -> MutexGuard<'_, VecDeque<Arc<Waiter>>> {
+        // The lock guards no invariant a panic could break half-way: every
+        // critical section is a push, a pop or a removal.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gives a slot back: to the oldest waiter if there is one, else to the
+    /// pool.
+    pub(crate) fn release(&self) {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if waiting(state) == 0 {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(actual) => state = actual,
+                }
+                continue;
+            }
+            let mut waiters = self.lock_waiters();
+            // Under the lock the waiting count equals the queue's length.
+            if let Some(waiter) = waiters.pop_front() {
+                self.state.fetch_sub(WAITING_ONE, Ordering::AcqRel);
+                drop(waiters);
+                waiter.grant();
+                return;
+            }
+            drop(waiters);
+            state = self.state.load(Ordering::Acquire);
+        }
+    }
+
+    #[cold]
+    fn reject(&self, timed_out: bool) -> Error {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        if timed_out {
+            self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
+        }
+        let error = Error::BulkheadFull {
+            policy: self.name.clone(),
+            max_concurrent: self.config.max_concurrent,
+            queue: self.config.queue,
+        };
+        tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
+        events::emit(
+            &self.name,
+            PolicyKind::Bulkhead,
+            EventKind::Rejected {
+                error: error.clone(),
+            },
+        );
+        error
+    }
+
+    /// Counts and occupancy at this moment.
+    pub fn snapshot(&self) -> BulkheadSnapshot {
+        let state = self.state.load(Ordering::Acquire);
+        let admitted = self.counters.admitted.load(Ordering::Relaxed);
+        let rejected = self.counters.rejected.load(Ordering::Relaxed);
+        BulkheadSnapshot {
+            name: self.name.clone(),
+            calls: admitted + rejected,
+            admitted,
+            admitted_after_wait: self.counters.admitted_after_wait.load(Ordering::Relaxed),
+            rejected,
+            timed_out: self.counters.timed_out.load(Ordering::Relaxed),
+            in_flight: running(state),
+            queued: waiting(state),
+            available: self.config.max_concurrent.saturating_sub(running(state)),
+            total_wait_ms: Duration::from_micros(self.counters.wait_micros.load(Ordering::Relaxed))
+                .as_millis() as u64,
+            config: self.config,
+        }
+    }
+
+    /// Zeroes the counters; slots in use stay in use.
+    pub fn reset(&self) {
+        for counter in [
+            &self.counters.admitted,
+            &self.counters.admitted_after_wait,
+            &self.counters.rejected,
+            &self.counters.timed_out,
+            &self.counters.wait_micros,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `call` in a slot; a rejection is turned into `E` with
+    /// `From<resil::Error>`.
+    pub async fn call<T, E, F>(&self, call: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        crate::private::finish(self.call_site(crate::private::lift(call)).await)
+    }
+
+    #[doc(hidden)]
+    pub async fn call_site<T, E, F>(&self, call: F) -> Result<T, crate::private::Failure<E>>
+    where
+        F: Future<Output = Result<T, crate::private::Failure<E>>>,
+    {
+        let _permit = match self.try_acquire_fast() {
+            Some(permit) => permit,
+            None => match self.acquire_slow().await {
+                Ok(permit) => permit,
+                Err(rejection) => return Err(crate::private::Failure::Rejected(rejection)),
+            },
+        };
+        call.await
+    }
+}
+
+impl fmt::Debug for Bulkhead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bulkhead")
+            .field("name", &self.name)
+            .field("in_flight", &self.in_flight())
+            .field("queued", &self.queued())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

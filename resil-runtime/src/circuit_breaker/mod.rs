@@ -1,0 +1,476 @@
+//! Circuit breaker: stops calling a dependency that keeps failing, and
+//! probes it with a few trial calls before trusting it again.
+//!
+//! # How the state is laid out
+//!
+//! Everything a transition depends on (the state, its generation, and the
+//! consecutive-failure count, open deadline or half-open trial counts) lives
+//! in one `AtomicU64` (see `state.rs`), so every transition is one
+//! compare-and-swap, and the half-open trial limit holds under any
+//! concurrency: a trial slot is taken by the same CAS that checks the limit.
+//! The closed path is one `Acquire` load before the call and one relaxed
+//! `fetch_add` after it (plus a CAS only when a failure streak is broken).
+//! The failure-rate window is a ring of bits (see `window.rs`), touched only
+//! when `failure_rate` is set. Counters are plain relaxed atomics. No lock,
+//! no allocation and no clock read happen on the closed path; the open path
+//! reads `tokio::time::Instant::now()` once to compare with the deadline.
+
+mod config;
+mod permit;
+mod state;
+pub(crate) mod window;
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use config::CircuitBreakerConfig;
+pub use permit::CircuitPermit;
+pub use state::CircuitState;
+
+use crate::clock;
+use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
+use crate::events::{self, EventKind};
+use state::Word;
+use window::CountWindow;
+
+/// A circuit breaker: CLOSED, OPEN, HALF_OPEN.
+///
+/// It opens after `threshold` consecutive failures, or when `failure_rate`
+/// is reached over the last `window` calls once `min_calls` were seen. While
+/// open it rejects at once with [`Error::CircuitOpen`]. After `timeout` it
+/// lets `half_open_max` trial calls through; `success_threshold` successes
+/// close it, one failure opens it again and restarts the timer.
+///
+/// The `#[circuit_breaker]` macro creates and registers breakers; this type
+/// is also usable directly:
+///
+/// ```
+/// use resil::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breaker = CircuitBreaker::new("doc-breaker", CircuitBreakerConfig::DEFAULT.threshold(2)).unwrap();
+/// for _ in 0..2 {
+///     let _ = breaker.call(async { Err::<(), resil::Error>(fail()) }).await;
+/// }
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// assert!(matches!(breaker.try_acquire(), Err(resil::Error::CircuitOpen { .. })));
+/// # }
+/// # fn fail() -> resil::Error { resil::Error::Timeout { policy: "x".into(), after: Default::default() } }
+/// ```
+pub struct CircuitBreaker {
+    state: AtomicU64,
+    counters: Counters,
+    last_transition_micros: AtomicI64,
+    window: Option<CountWindow>,
+    config: CircuitBreakerConfig,
+    name: PolicyName,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    successes: AtomicU64,
+    failures: AtomicU64,
+    ignored: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// Counts and state of one breaker at one moment, as the registry's
+/// snapshot serializes it.
+///
+/// ```
+/// let breaker = resil::CircuitBreaker::new("metrics-doc", Default::default()).unwrap();
+/// let view = breaker.snapshot();
+/// assert_eq!(view.state, resil::CircuitState::Closed);
+/// assert_eq!(view.calls, 0);
+/// ```
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct CircuitBreakerSnapshot {
+    /// The breaker's name.
+    pub name: PolicyName,
+    /// Its state.
+    pub state: CircuitState,
+    /// Calls that finished or were rejected.
+    pub calls: u64,
+    /// Calls that succeeded.
+    pub successes: u64,
+    /// Calls that failed (including panics).
+    pub failures: u64,
+    /// Calls whose error `ignore` excluded from the failure count.
+    pub ignored: u64,
+    /// Calls rejected without running.
+    pub rejected: u64,
+    /// The current run of consecutive failures (closed state only).
+    pub consecutive_failures: u32,
+    /// Failure rate over the window, when `failure_rate` is set.
+    pub failure_rate: Option<f64>,
+    /// Calls the window holds, when `failure_rate` is set.
+    pub window_calls: Option<u32>,
+    /// Milliseconds until trial calls are let through, while open.
+    pub half_open_in_ms: Option<u64>,
+    /// Milliseconds since the last state change, if it ever changed.
+    pub since_transition_ms: Option<u64>,
+    /// The settings in force.
+    pub config: CircuitBreakerConfig,
+}
+
+impl CircuitBreaker {
+    /// A breaker that no registry knows of. Use
+    /// [`Registry::register_circuit_breaker`](crate::Registry::register_circuit_breaker)
+    /// for one that is shared by name.
+    pub fn new(
+        name: impl Into<PolicyName>,
+        config: CircuitBreakerConfig,
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        config.validate(name.as_str())?;
+        Ok(Self {
+            state: AtomicU64::new(Word::initial().0),
+            counters: Counters::default(),
+            last_transition_micros: AtomicI64::new(i64::MIN),
+            window: config
+                .failure_rate
+                .map(|_| CountWindow::new(config.window)),
+            config,
+            name,
+        })
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &PolicyName {
+        &self.name
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &CircuitBreakerConfig {
+        &self.config
+    }
+
+    /// The current state. An open breaker whose timeout has run out still
+    /// reads `Open` until the next call moves it to half-open.
+    pub fn state(&self) -> CircuitState {
+        self.load().state()
+    }
+
+    fn load(&self) -> Word {
+        Word(self.state.load(Ordering::Acquire))
+    }
+
+    /// Asks to make one call. The permit records the call's outcome; if it
+    /// is dropped without one (the call was cancelled) it gives its trial
+    /// slot back, and if it is dropped while a panic unwinds it counts a
+    /// failure.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<CircuitPermit<'_>, Error> {
+        let mut word = self.load();
+        loop {
+            match word.state() {
+                CircuitState::Closed | CircuitState::ForcedClosed => {
+                    return Ok(CircuitPermit::new(self, word.generation(), false));
+                }
+                CircuitState::Open => {
+                    let now = clock::now_micros();
+                    let deadline = word.deadline_micros();
+                    if now < deadline {
+                        return Err(self.reject(clock::micros_to_duration(deadline - now)));
+                    }
+                    let next = word.transition(CircuitState::HalfOpen, 0).with_trials(1, 0);
+                    match self.cas(word, next) {
+                        Ok(()) => {
+                            self.transitioned(CircuitState::Open, CircuitState::HalfOpen);
+                            return Ok(CircuitPermit::new(self, next.generation(), true));
+                        }
+                        Err(actual) => word = actual,
+                    }
+                }
+                CircuitState::HalfOpen => {
+                    let in_flight = word.trials_in_flight();
+                    if in_flight >= self.config.half_open_max {
+                        return Err(self.reject(Duration::ZERO));
+                    }
+                    let next = word.with_trials(in_flight + 1, word.trial_successes());
+                    match self.cas(word, next) {
+                        Ok(()) => return Ok(CircuitPermit::new(self, word.generation(), true)),
+                        Err(actual) => word = actual,
+                    }
+                }
+                CircuitState::ForcedOpen => return Err(self.reject(self.config.timeout)),
+            }
+        }
+    }
+
+    #[cold]
+    fn reject(&self, retry_after: Duration) -> Error {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        let error = Error::CircuitOpen {
+            policy: self.name.clone(),
+            retry_after,
+        };
+        tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
+        events::emit(
+            &self.name,
+            PolicyKind::CircuitBreaker,
+            EventKind::Rejected {
+                error: error.clone(),
+            },
+        );
+        error
+    }
+
+    fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
+        self.state
+            .compare_exchange(current.0, new.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    pub(crate) fn on_success(&self, generation: u16, trial: bool) {
+        self.counters.successes.fetch_add(1, Ordering::Relaxed);
+        if let Some(window) = &self.window {
+            window.record(false);
+        }
+        let mut word = self.load();
+        loop {
+            let next = match word.state() {
+                CircuitState::Closed if word.consecutive_failures() != 0 => {
+                    word.with_consecutive_failures(0)
+                }
+                CircuitState::HalfOpen if trial && word.generation() == generation => {
+                    let successes = word.trial_successes() + 1;
+                    if successes >= self.config.success_threshold {
+                        word.transition(CircuitState::Closed, 0)
+                    } else {
+                        word.with_trials(word.trials_in_flight().saturating_sub(1), successes)
+                    }
+                }
+                _ => return,
+            };
+            match self.cas(word, next) {
+                Ok(()) => {
+                    if next.state() != word.state() {
+                        self.closed_again();
+                        self.transitioned(word.state(), next.state());
+                    }
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    pub(crate) fn on_failure(&self, generation: u16, trial: bool) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        let rate_reached = self.window.as_ref().is_some_and(|window| {
+            let tally = window.record(true);
+            tally.calls >= self.config.effective_min_calls()
+                && self
+                    .config
+                    .failure_rate
+                    .is_some_and(|limit| tally.rate() >= limit)
+        });
+        let mut word = self.load();
+        loop {
+            let next = match word.state() {
+                CircuitState::Closed => {
+                    let failures = word.consecutive_failures().saturating_add(1);
+                    if failures >= self.config.threshold || rate_reached {
+                        self.open_word(word)
+                    } else {
+                        word.with_consecutive_failures(failures)
+                    }
+                }
+                CircuitState::HalfOpen if trial && word.generation() == generation => {
+                    self.open_word(word)
+                }
+                _ => return,
+            };
+            match self.cas(word, next) {
+                Ok(()) => {
+                    if next.state() != word.state() {
+                        self.transitioned(word.state(), next.state());
+                    }
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// A call that ended without an outcome that counts: an ignored error,
+    /// an inner policy's rejection, or cancellation. Only its trial slot
+    /// matters.
+    pub(crate) fn on_release(&self, generation: u16, trial: bool, ignored: bool) {
+        if ignored {
+            self.counters.ignored.fetch_add(1, Ordering::Relaxed);
+        }
+        if !trial {
+            return;
+        }
+        let mut word = self.load();
+        while word.state() == CircuitState::HalfOpen
+            && word.generation() == generation
+            && word.trials_in_flight() > 0
+        {
+            let next = word.with_trials(word.trials_in_flight() - 1, word.trial_successes());
+            match self.cas(word, next) {
+                Ok(()) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn open_word(&self, word: Word) -> Word {
+        let deadline = clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout));
+        word.transition(CircuitState::Open, Word::deadline_payload(deadline))
+    }
+
+    fn closed_again(&self) {
+        if let Some(window) = &self.window {
+            window.reset();
+        }
+    }
+
+    fn transitioned(&self, from: CircuitState, to: CircuitState) {
+        self.last_transition_micros
+            .store(clock::now_micros(), Ordering::Relaxed);
+        if to == CircuitState::Open {
+            tracing::warn!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker opened");
+        } else {
+            tracing::info!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker state changed");
+        }
+        events::emit(
+            &self.name,
+            PolicyKind::CircuitBreaker,
+            EventKind::StateChanged { from, to },
+        );
+    }
+
+    fn set_state(&self, to: CircuitState) {
+        let mut word = self.load();
+        loop {
+            let next = word.transition(to, 0);
+            match self.cas(word, next) {
+                Ok(()) => {
+                    self.closed_again();
+                    self.transitioned(word.state(), to);
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Holds the breaker open: every call is rejected until
+    /// [`reset`](Self::reset) or [`force_closed`](Self::force_closed).
+    pub fn force_open(&self) {
+        self.set_state(CircuitState::ForcedOpen);
+    }
+
+    /// Holds the breaker closed: every call passes and failures never open
+    /// it, until [`reset`](Self::reset) or [`force_open`](Self::force_open).
+    pub fn force_closed(&self) {
+        self.set_state(CircuitState::ForcedClosed);
+    }
+
+    /// Back to closed with an empty window and zeroed counters.
+    pub fn reset(&self) {
+        self.set_state(CircuitState::Closed);
+        for counter in [
+            &self.counters.successes,
+            &self.counters.failures,
+            &self.counters.ignored,
+            &self.counters.rejected,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts and state at this moment.
+    pub fn snapshot(&self) -> CircuitBreakerSnapshot {
+        let word = self.load();
+        let now = clock::now_micros();
+        let successes = self.counters.successes.load(Ordering::Relaxed);
+        let failures = self.counters.failures.load(Ordering::Relaxed);
+        let ignored = self.counters.ignored.load(Ordering::Relaxed);
+        let rejected = self.counters.rejected.load(Ordering::Relaxed);
+        let tally = self.window.as_ref().map(CountWindow::tally);
+        let last = self.last_transition_micros.load(Ordering::Relaxed);
+        CircuitBreakerSnapshot {
+            name: self.name.clone(),
+            state: word.state(),
+            calls: successes + failures + ignored + rejected,
+            successes,
+            failures,
+            ignored,
+            rejected,
+            consecutive_failures: if word.state() == CircuitState::Closed {
+                word.consecutive_failures()
+            } else {
+                0
+            },
+            failure_rate: tally.map(|t| t.rate()),
+            window_calls: tally.map(|t| t.calls),
+            half_open_in_ms: (word.state() == CircuitState::Open)
+                .then(|| clock::micros_to_duration(word.deadline_micros() - now).as_millis() as u64),
+            since_transition_ms: (last != i64::MIN)
+                .then(|| clock::micros_to_duration(now - last).as_millis() as u64),
+            config: self.config,
+        }
+    }
+
+    /// Bytes this breaker occupies, its window included.
+    pub fn memory_footprint(&self) -> usize {
+        std::mem::size_of::<Self>() + self.window.as_ref().map_or(0, CountWindow::heap_bytes)
+    }
+
+    /// Runs `call` through the breaker. Every error counts as a failure;
+    /// a rejection is turned into `E` with `From<resil::Error>`.
+    pub async fn call<T, E, F>(&self, call: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        crate::private::finish(
+            self.call_site(crate::private::lift(call), crate::private::never)
+                .await,
+        )
+    }
+
+    #[doc(hidden)]
+    pub async fn call_site<T, E, F, I>(
+        &self,
+        call: F,
+        ignore: I,
+    ) -> Result<T, crate::private::Failure<E>>
+    where
+        F: Future<Output = Result<T, crate::private::Failure<E>>>,
+        I: Fn(&E) -> bool,
+    {
+        use crate::private::Failure;
+        let permit = match self.try_acquire() {
+            Ok(permit) => permit,
+            Err(rejection) => return Err(Failure::Rejected(rejection)),
+        };
+        let result = call.await;
+        match &result {
+            Ok(_) => permit.success(),
+            Err(Failure::Inner(error)) if ignore(error) => permit.ignored(),
+            Err(Failure::Inner(_)) => permit.failure(),
+            Err(Failure::Rejected(_)) => permit.release(),
+        }
+        result
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

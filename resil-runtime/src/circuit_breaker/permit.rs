@@ -1,0 +1,89 @@
+use std::fmt;
+
+use super::CircuitBreaker;
+
+/// Leave to make one call through a [`CircuitBreaker`]; say how it went with
+/// [`success`](Self::success), [`failure`](Self::failure) or
+/// [`ignored`](Self::ignored).
+///
+/// Dropped without an outcome, it gives back its half-open trial slot (the
+/// call was cancelled and says nothing about the dependency); dropped while
+/// a panic unwinds, it counts a failure.
+///
+/// ```
+/// let breaker = resil::CircuitBreaker::new("permit-doc", Default::default()).unwrap();
+/// let permit = breaker.try_acquire().unwrap();
+/// permit.success();
+/// assert_eq!(breaker.snapshot().successes, 1);
+/// ```
+#[must_use = "a permit records nothing unless told the outcome"]
+pub struct CircuitPermit<'a> {
+    breaker: &'a CircuitBreaker,
+    generation: u16,
+    trial: bool,
+    settled: bool,
+}
+
+impl<'a> CircuitPermit<'a> {
+    pub(super) fn new(breaker: &'a CircuitBreaker, generation: u16, trial: bool) -> Self {
+        Self {
+            breaker,
+            generation,
+            trial,
+            settled: false,
+        }
+    }
+
+    /// The call succeeded.
+    pub fn success(mut self) {
+        self.settled = true;
+        self.breaker.on_success(self.generation, self.trial);
+    }
+
+    /// The call failed.
+    pub fn failure(mut self) {
+        self.settled = true;
+        self.breaker.on_failure(self.generation, self.trial);
+    }
+
+    /// The call failed in a way that says nothing about the dependency's
+    /// health (a validation error, say): counted as ignored.
+    pub fn ignored(mut self) {
+        self.settled = true;
+        self.breaker.on_release(self.generation, self.trial, true);
+    }
+
+    /// The call did not reach the dependency (an inner policy refused it):
+    /// counted nowhere.
+    pub fn release(mut self) {
+        self.settled = true;
+        self.breaker.on_release(self.generation, self.trial, false);
+    }
+
+    /// Whether this is one of the half-open state's trial calls.
+    pub fn is_trial(&self) -> bool {
+        self.trial
+    }
+}
+
+impl Drop for CircuitPermit<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if std::thread::panicking() {
+            self.breaker.on_failure(self.generation, self.trial);
+        } else {
+            self.breaker.on_release(self.generation, self.trial, false);
+        }
+    }
+}
+
+impl fmt::Debug for CircuitPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitPermit")
+            .field("breaker", self.breaker.name())
+            .field("trial", &self.trial)
+            .finish()
+    }
+}

@@ -1,0 +1,197 @@
+//! The breaker's whole state machine in one `AtomicU64`, so that every
+//! transition is a single compare-and-swap and no reader can see a state
+//! paired with another state's deadline or trial count.
+//!
+//! ```text
+//!  63   61 60          48 47                                   0
+//! +-------+--------------+--------------------------------------+
+//! |  tag  |  generation  |               payload                |
+//! +-------+--------------+--------------------------------------+
+//!   tag      Closed: consecutive failures
+//!            Open: deadline, biased microseconds since the clock epoch
+//!            HalfOpen: trials in flight (bits 0..16), trial successes (16..32)
+//! ```
+//!
+//! The generation changes on every transition. A permit remembers the
+//! generation it was issued in, so an outcome that arrives after the state
+//! moved on (a slow call from before the breaker opened, a trial from an
+//! earlier half-open period) cannot close or re-open the breaker.
+
+use serde::Serialize;
+
+/// The largest `half_open_max` and `success_threshold`: each is a 16-bit
+/// field of the state word.
+pub(crate) const MAX_TRIALS: u32 = u16::MAX as u32;
+
+const TAG_SHIFT: u32 = 61;
+const GEN_SHIFT: u32 = 48;
+const GEN_MASK: u64 = (1 << 13) - 1;
+const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
+const DEADLINE_BIAS: i64 = 1 << 47;
+
+/// The state of a circuit breaker.
+///
+/// ```
+/// assert_eq!(resil::CircuitState::HalfOpen.as_str(), "half_open");
+/// assert_eq!(resil::CircuitState::Open.metric_value(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Calls pass; failures are counted.
+    Closed,
+    /// Calls are rejected until the timeout runs out.
+    Open,
+    /// A limited number of trial calls pass to probe the dependency.
+    HalfOpen,
+    /// Held open by [`CircuitBreaker::force_open`](super::CircuitBreaker::force_open).
+    ForcedOpen,
+    /// Held closed by [`CircuitBreaker::force_closed`](super::CircuitBreaker::force_closed):
+    /// every call passes and nothing opens it.
+    ForcedClosed,
+}
+
+impl CircuitState {
+    /// The state as a `snake_case` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+            Self::ForcedOpen => "forced_open",
+            Self::ForcedClosed => "forced_closed",
+        }
+    }
+
+    /// The number exported as the `circuit_breaker_state` gauge: 0 closed,
+    /// 1 open, 2 half-open (a forced state reports what it acts as).
+    pub fn metric_value(self) -> u8 {
+        match self {
+            Self::Closed | Self::ForcedClosed => 0,
+            Self::Open | Self::ForcedOpen => 1,
+            Self::HalfOpen => 2,
+        }
+    }
+
+    fn tag(self) -> u64 {
+        match self {
+            Self::Closed => 0,
+            Self::Open => 1,
+            Self::HalfOpen => 2,
+            Self::ForcedOpen => 3,
+            Self::ForcedClosed => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One decoded value of the state word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Word(pub(crate) u64);
+
+impl Word {
+    pub(crate) fn state(self) -> CircuitState {
+        match self.0 >> TAG_SHIFT {
+            0 => CircuitState::Closed,
+            1 => CircuitState::Open,
+            2 => CircuitState::HalfOpen,
+            3 => CircuitState::ForcedOpen,
+            _ => CircuitState::ForcedClosed,
+        }
+    }
+
+    pub(crate) fn generation(self) -> u16 {
+        ((self.0 >> GEN_SHIFT) & GEN_MASK) as u16
+    }
+
+    fn payload(self) -> u64 {
+        self.0 & PAYLOAD_MASK
+    }
+
+    fn with_payload(self, payload: u64) -> Self {
+        Self((self.0 & !PAYLOAD_MASK) | (payload & PAYLOAD_MASK))
+    }
+
+    /// The word after a transition: a new tag and the next generation.
+    pub(crate) fn transition(self, to: CircuitState, payload: u64) -> Self {
+        let generation = (u64::from(self.generation()) + 1) & GEN_MASK;
+        Self((to.tag() << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
+    }
+
+    pub(crate) fn consecutive_failures(self) -> u32 {
+        self.payload().min(u64::from(u32::MAX)) as u32
+    }
+
+    pub(crate) fn with_consecutive_failures(self, failures: u32) -> Self {
+        self.with_payload(u64::from(failures))
+    }
+
+    pub(crate) fn deadline_payload(deadline_micros: i64) -> u64 {
+        deadline_micros
+            .saturating_add(DEADLINE_BIAS)
+            .clamp(0, PAYLOAD_MASK as i64) as u64
+    }
+
+    pub(crate) fn deadline_micros(self) -> i64 {
+        self.payload() as i64 - DEADLINE_BIAS
+    }
+
+    pub(crate) fn trials_in_flight(self) -> u32 {
+        (self.payload() & 0xFFFF) as u32
+    }
+
+    pub(crate) fn trial_successes(self) -> u32 {
+        ((self.payload() >> 16) & 0xFFFF) as u32
+    }
+
+    pub(crate) fn with_trials(self, in_flight: u32, successes: u32) -> Self {
+        self.with_payload(u64::from(in_flight & 0xFFFF) | (u64::from(successes & 0xFFFF) << 16))
+    }
+
+    pub(crate) fn initial() -> Self {
+        Self(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_without_disturbing_each_other() {
+        let closed = Word::initial();
+        assert_eq!(closed.state(), CircuitState::Closed);
+        let failing = closed.with_consecutive_failures(4);
+        assert_eq!(failing.consecutive_failures(), 4);
+        assert_eq!(failing.generation(), 0);
+
+        let open = failing.transition(CircuitState::Open, Word::deadline_payload(-5_000));
+        assert_eq!(open.state(), CircuitState::Open);
+        assert_eq!(open.generation(), 1);
+        assert_eq!(open.deadline_micros(), -5_000);
+
+        let half = open.transition(CircuitState::HalfOpen, 0).with_trials(3, 2);
+        assert_eq!(half.state(), CircuitState::HalfOpen);
+        assert_eq!(half.generation(), 2);
+        assert_eq!((half.trials_in_flight(), half.trial_successes()), (3, 2));
+
+        for state in [CircuitState::ForcedOpen, CircuitState::ForcedClosed] {
+            assert_eq!(half.transition(state, 0).state(), state);
+        }
+    }
+
+    #[test]
+    fn generation_wraps_instead_of_spilling_into_the_tag() {
+        let mut word = Word::initial();
+        for _ in 0..=GEN_MASK {
+            word = word.transition(CircuitState::Closed, 0);
+        }
+        assert_eq!(word.generation(), 0);
+        assert_eq!(word.state(), CircuitState::Closed);
+    }
+}

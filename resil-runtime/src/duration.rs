@@ -1,0 +1,49 @@
+//! Durations as people write them (`100ms`, `5s`, `2m`), for messages,
+//! snapshots and configuration.
+
+use std::time::Duration;
+
+use serde::Serializer;
+
+/// Formats a duration in the largest unit that keeps it whole: `60s`,
+/// `100ms`, `1500ms`, `250us`.
+pub(crate) fn display(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    const UNITS: [(u128, &str); 5] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    for (size, unit) in UNITS {
+        if nanos % size == 0 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+pub(crate) fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&display(*d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_largest_whole_unit() {
+        assert_eq!(display(Duration::from_secs(60)), "1m");
+        assert_eq!(display(Duration::from_secs(5)), "5s");
+        assert_eq!(display(Duration::from_millis(100)), "100ms");
+        assert_eq!(display(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(display(Duration::from_micros(250)), "250us");
+        assert_eq!(display(Duration::from_nanos(7)), "7ns");
+        assert_eq!(display(Duration::ZERO), "0s");
+        assert_eq!(display(Duration::from_secs(7200)), "2h");
+    }
+}

@@ -1,0 +1,324 @@
+//! The error a rejected call carries, and the error a bad configuration or
+//! registry look-up gives.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// The name of a registered policy.
+///
+/// Names written in code are `&'static str` and cost nothing to copy into an
+/// [`Error`]; names made at run time share one allocation. Either way a
+/// rejection never allocates.
+///
+/// ```
+/// let name = resil::PolicyName::from_static("payments");
+/// assert_eq!(name.as_str(), "payments");
+/// assert_eq!(name, resil::PolicyName::from(String::from("payments")));
+/// ```
+#[derive(Clone)]
+pub struct PolicyName(NameRepr);
+
+#[derive(Clone)]
+enum NameRepr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl PolicyName {
+    /// A name known at compile time.
+    pub const fn from_static(name: &'static str) -> Self {
+        Self(NameRepr::Static(name))
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            NameRepr::Static(name) => name,
+            NameRepr::Shared(name) => name,
+        }
+    }
+}
+
+impl From<&'static str> for PolicyName {
+    fn from(name: &'static str) -> Self {
+        Self::from_static(name)
+    }
+}
+
+impl From<String> for PolicyName {
+    fn from(name: String) -> Self {
+        Self(NameRepr::Shared(name.into()))
+    }
+}
+
+impl AsRef<str> for PolicyName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for PolicyName {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for PolicyName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for PolicyName {}
+
+impl PartialEq<str> for PolicyName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PolicyName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Hash for PolicyName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for PolicyName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PolicyName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Display for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for PolicyName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The kinds of policy resil provides.
+///
+/// ```
+/// assert_eq!(resil::PolicyKind::CircuitBreaker.to_string(), "circuit breaker");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PolicyKind {
+    /// [`CircuitBreaker`](crate::CircuitBreaker).
+    CircuitBreaker,
+    /// [`Bulkhead`](crate::Bulkhead).
+    Bulkhead,
+    /// [`RetryPolicy`](crate::RetryPolicy).
+    Retry,
+    /// A rate limiter.
+    RateLimiter,
+    /// A timeout.
+    Timeout,
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CircuitBreaker => "circuit breaker",
+            Self::Bulkhead => "bulkhead",
+            Self::Retry => "retry",
+            Self::RateLimiter => "rate limiter",
+            Self::Timeout => "timeout",
+        })
+    }
+}
+
+/// Why a policy refused or cut short a call.
+///
+/// The function a policy protects returns `Result<T, E>` with
+/// `E: From<resil::Error>`, so rejections reach the caller as the caller's
+/// own error type; keep a `#[from] resil::Error` variant in it.
+///
+/// ```
+/// use std::time::Duration;
+/// let err = resil::Error::CircuitOpen {
+///     policy: "payments".into(),
+///     retry_after: Duration::from_secs(30),
+/// };
+/// assert_eq!(err.http_status(), 503);
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+/// assert_eq!(err.policy().as_str(), "payments");
+/// assert_eq!(err.to_string(), "circuit breaker `payments` is open; retry after 30s");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The circuit breaker is open (or half-open with every trial slot taken).
+    #[error("circuit breaker `{policy}` is open; retry after {}", crate::duration::display(*retry_after))]
+    CircuitOpen {
+        /// The breaker's name.
+        policy: PolicyName,
+        /// How long until the breaker lets a trial call through.
+        retry_after: Duration,
+    },
+    /// Every slot of the bulkhead is taken and its queue is full, or the wait
+    /// for a slot ran out.
+    #[error("bulkhead `{policy}` is full ({max_concurrent} running, queue of {queue})")]
+    BulkheadFull {
+        /// The bulkhead's name.
+        policy: PolicyName,
+        /// How many calls it runs at once.
+        max_concurrent: u32,
+        /// How many calls may wait.
+        queue: u32,
+    },
+    /// The call took longer than its timeout allows.
+    #[error("`{policy}` timed out after {}", crate::duration::display(*after))]
+    Timeout {
+        /// The timeout's name.
+        policy: PolicyName,
+        /// The limit that ran out.
+        after: Duration,
+    },
+    /// The rate limiter has no quota left.
+    #[error("rate limiter `{policy}` is exhausted; retry after {}", crate::duration::display(*retry_after))]
+    RateLimited {
+        /// The rate limiter's name.
+        policy: PolicyName,
+        /// When quota will be free again.
+        retry_after: Duration,
+    },
+}
+
+impl Error {
+    /// The name of the policy that produced this error.
+    pub fn policy(&self) -> &PolicyName {
+        match self {
+            Self::CircuitOpen { policy, .. }
+            | Self::BulkheadFull { policy, .. }
+            | Self::Timeout { policy, .. }
+            | Self::RateLimited { policy, .. } => policy,
+        }
+    }
+
+    /// The kind of policy that produced this error.
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            Self::CircuitOpen { .. } => PolicyKind::CircuitBreaker,
+            Self::BulkheadFull { .. } => PolicyKind::Bulkhead,
+            Self::Timeout { .. } => PolicyKind::Timeout,
+            Self::RateLimited { .. } => PolicyKind::RateLimiter,
+        }
+    }
+
+    /// When it makes sense to try again, if the policy knows.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::CircuitOpen { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            Self::BulkheadFull { .. } | Self::Timeout { .. } => None,
+        }
+    }
+
+    /// The HTTP status an API gateway answers with for this error: 503 for an
+    /// open circuit, 429 for a full bulkhead or an exhausted rate limit, 504
+    /// for a timeout.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::CircuitOpen { .. } => 503,
+            Self::BulkheadFull { .. } | Self::RateLimited { .. } => 429,
+            Self::Timeout { .. } => 504,
+        }
+    }
+
+    /// Whether a policy refused the call without running it (as opposed to
+    /// cutting it short, as a timeout does).
+    pub fn is_rejection(&self) -> bool {
+        !matches!(self, Self::Timeout { .. })
+    }
+}
+
+/// What is wrong with a configuration value or a registry request.
+///
+/// Returned, never panicked: every operation that can fail on user input
+/// leaves every policy as it was and says here what was wrong.
+///
+/// ```
+/// let err = resil::registry().circuit_breaker("no-such-policy").unwrap_err();
+/// assert!(matches!(err, resil::ConfigError::UnknownPolicy { .. }));
+/// assert!(err.to_string().contains("no-such-policy"));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No policy of that kind has that name.
+    #[error("no {kind} named `{name}` is registered{}", known_list(known))]
+    UnknownPolicy {
+        /// The kind asked for.
+        kind: PolicyKind,
+        /// The name asked for.
+        name: String,
+        /// The names that are registered for that kind.
+        known: Vec<String>,
+    },
+    /// A setting is out of range or contradicts another.
+    #[error("{kind} `{policy}`: `{key}` {reason}")]
+    InvalidValue {
+        /// The kind of policy.
+        kind: PolicyKind,
+        /// The policy's name.
+        policy: String,
+        /// The setting.
+        key: &'static str,
+        /// What is wrong with it, and what is allowed.
+        reason: String,
+    },
+    /// Two declarations give one name different settings. The first one
+    /// registered stays in force.
+    #[error(
+        "{kind} `{name}` is declared twice with different settings: in force {in_force}; ignored {ignored}"
+    )]
+    Conflict {
+        /// The kind of policy.
+        kind: PolicyKind,
+        /// The shared name.
+        name: String,
+        /// The settings registered first, which stay in force.
+        in_force: String,
+        /// The settings that were not applied.
+        ignored: String,
+    },
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!(" (registered: {})", known.join(", "))
+    }
+}

@@ -1,0 +1,51 @@
+//! The runtime behind `resil`'s attribute macros: the policy state
+//! machines, the global registry, the error type and events.
+//!
+//! Depend on `resil`, which re-exports all of this; this crate exists so the
+//! macros and the runtime can be built apart.
+//!
+//! # Design
+//!
+//! - **One `static` per call site.** Each annotated function gets a `static`
+//!   per policy that resolves its named policy from the [`registry()`] on the
+//!   first call and keeps a direct reference, so no call looks a name up.
+//! - **State in atomics.** A circuit breaker's whole state machine is one
+//!   `AtomicU64` (state, generation, and the failure streak, open deadline
+//!   or trial counts), changed only by compare-and-swap; a bulkhead's running
+//!   and waiting counts share another. Closed-path calls and free-capacity
+//!   bulkhead calls take no lock and allocate nothing. See the
+//!   [`circuit_breaker`] and [`bulkhead`] module docs for the layouts.
+//! - **Guards settle every call.** A permit records the outcome when told;
+//!   dropped during a panic it counts a failure, dropped otherwise (the
+//!   future was cancelled) it gives its slot back. Nothing leaks whichever
+//!   way a call ends.
+//! - **Time from `tokio::time`.** Deadlines and backoff use
+//!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
+//!   clock drives them deterministically.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+pub mod bulkhead;
+pub mod circuit_breaker;
+mod clock;
+mod duration;
+mod error;
+pub mod events;
+mod private;
+mod registry;
+pub mod retry;
+
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadSnapshot};
+pub use circuit_breaker::{
+    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
+};
+pub use error::{ConfigError, Error, PolicyKind, PolicyName};
+pub use registry::{PolicyId, Registry, Snapshot, registry};
+pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
+
+/// Support for the code the macros generate. Not a public API: it may change
+/// in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::private::*;
+}

@@ -1,0 +1,264 @@
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{ConfigError, PolicyKind};
+
+/// How the wait between attempts grows.
+///
+/// ```
+/// assert_eq!(resil::Backoff::default(), resil::Backoff::Exponential);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    /// `initial * multiplier^(n-1)`.
+    #[default]
+    Exponential,
+    /// `initial * n`.
+    Linear,
+    /// `initial * fib(n)`: 1, 1, 2, 3, 5, ...
+    Fibonacci,
+    /// `initial` every time.
+    Constant,
+}
+
+/// How the computed wait is randomised, so that many clients that failed
+/// together do not retry together.
+///
+/// ```
+/// assert_eq!(resil::Jitter::default(), resil::Jitter::Full);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// Exactly the computed wait.
+    None,
+    /// Uniform in `[0, wait]`.
+    #[default]
+    Full,
+    /// `wait / 2` plus uniform in `[0, wait / 2]`.
+    Equal,
+    /// Uniform in `[initial, previous * 3]` (AWS's "decorrelated jitter"),
+    /// independent of the backoff kind.
+    Decorrelated,
+}
+
+/// Settings of a [`RetryPolicy`](super::RetryPolicy).
+///
+/// ```
+/// use std::time::Duration;
+/// use resil::{Backoff, Jitter, RetryConfig};
+///
+/// const FETCH: RetryConfig = RetryConfig::DEFAULT
+///     .max_attempts(5)
+///     .backoff(Backoff::Linear)
+///     .initial(Duration::from_millis(50))
+///     .jitter(Jitter::None);
+/// assert!(FETCH.validate("fetch").is_ok());
+/// assert_eq!(FETCH.base_delay(3), Duration::from_millis(150));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (default 3).
+    pub max_attempts: u32,
+    /// How the wait grows (default exponential).
+    pub backoff: Backoff,
+    /// The first wait (default 100ms).
+    #[serde(serialize_with = "crate::duration::serialize")]
+    pub initial: Duration,
+    /// No wait is longer than this (default 5s).
+    #[serde(serialize_with = "crate::duration::serialize")]
+    pub max_delay: Duration,
+    /// Growth factor of exponential backoff (default 2.0).
+    pub multiplier: f64,
+    /// Randomisation of the wait (default full).
+    pub jitter: Jitter,
+    /// Whether rejections by inner policies (an open circuit, a full
+    /// bulkhead) are retried (default false: the dependency was not even
+    /// called, and retrying at once only adds load).
+    pub retry_rejections: bool,
+}
+
+impl RetryConfig {
+    /// The defaults: 3 attempts, exponential from 100ms by 2.0 up to 5s,
+    /// full jitter, rejections not retried.
+    pub const DEFAULT: Self = Self {
+        max_attempts: 3,
+        backoff: Backoff::Exponential,
+        initial: Duration::from_millis(100),
+        max_delay: Duration::from_secs(5),
+        multiplier: 2.0,
+        jitter: Jitter::Full,
+        retry_rejections: false,
+    };
+
+    /// Sets `max_attempts`.
+    pub const fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets `backoff`.
+    pub const fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets `initial`.
+    pub const fn initial(mut self, delay: Duration) -> Self {
+        self.initial = delay;
+        self
+    }
+
+    /// Sets `max_delay`.
+    pub const fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// Sets `multiplier`.
+    pub const fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// Sets `jitter`.
+    pub const fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets `retry_rejections`.
+    pub const fn retry_rejections(mut self, retry: bool) -> Self {
+        self.retry_rejections = retry;
+        self
+    }
+
+    /// The wait after failed attempt `n` (from 1) before jitter, capped at
+    /// `max_delay`.
+    pub fn base_delay(&self, attempt: u32) -> Duration {
+        let n = attempt.max(1);
+        let initial = self.initial.as_secs_f64();
+        let seconds = match self.backoff {
+            Backoff::Exponential => initial * self.multiplier.powi(n as i32 - 1),
+            Backoff::Linear => initial * f64::from(n),
+            Backoff::Fibonacci => initial * fibonacci(n),
+            Backoff::Constant => initial,
+        };
+        let cap = self.max_delay.as_secs_f64();
+        Duration::try_from_secs_f64(seconds.min(cap)).unwrap_or(self.max_delay)
+    }
+
+    /// Checks every value, naming the policy and the setting that is wrong.
+    pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| {
+            Err(ConfigError::InvalidValue {
+                kind: PolicyKind::Retry,
+                policy: policy.to_owned(),
+                key,
+                reason,
+            })
+        };
+        if self.max_attempts == 0 {
+            return invalid("max_attempts", "must be at least 1".into());
+        }
+        if self.initial.is_zero() {
+            return invalid("initial", "must be longer than zero".into());
+        }
+        if self.max_delay < self.initial {
+            return invalid(
+                "max_delay",
+                format!(
+                    "must not be shorter than `initial` ({})",
+                    crate::duration::display(self.initial)
+                ),
+            );
+        }
+        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
+            return invalid(
+                "multiplier",
+                format!("must be a finite number of at least 1.0, not {}", self.multiplier),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+fn fibonacci(n: u32) -> f64 {
+    let (mut a, mut b) = (1.0_f64, 1.0_f64);
+    for _ in 1..n.min(90) {
+        (a, b) = (b, a + b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn delays(config: RetryConfig) -> Vec<Duration> {
+        (1..=6).map(|n| config.base_delay(n)).collect()
+    }
+
+    #[test]
+    fn each_backoff_kind_grows_as_documented() {
+        let base = RetryConfig::DEFAULT
+            .initial(MS * 100)
+            .max_delay(Duration::from_secs(100));
+        assert_eq!(
+            delays(base.backoff(Backoff::Exponential)),
+            [100, 200, 400, 800, 1600, 3200].map(|m| MS * m)
+        );
+        assert_eq!(
+            delays(base.backoff(Backoff::Exponential).multiplier(3.0)),
+            [100, 300, 900, 2700, 8100, 24300].map(|m| MS * m)
+        );
+        assert_eq!(
+            delays(base.backoff(Backoff::Linear)),
+            [100, 200, 300, 400, 500, 600].map(|m| MS * m)
+        );
+        assert_eq!(
+            delays(base.backoff(Backoff::Fibonacci)),
+            [100, 100, 200, 300, 500, 800].map(|m| MS * m)
+        );
+        assert_eq!(delays(base.backoff(Backoff::Constant)), [MS * 100; 6]);
+    }
+
+    #[test]
+    fn max_delay_caps_every_kind() {
+        for backoff in [Backoff::Exponential, Backoff::Linear, Backoff::Fibonacci] {
+            let config = RetryConfig::DEFAULT
+                .backoff(backoff)
+                .initial(MS * 100)
+                .max_delay(MS * 250);
+            assert_eq!(config.base_delay(40), MS * 250, "{backoff:?}");
+            assert_eq!(config.base_delay(u32::MAX), MS * 250, "{backoff:?}");
+        }
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        let bad = [
+            (RetryConfig::DEFAULT.max_attempts(0), "max_attempts"),
+            (RetryConfig::DEFAULT.initial(Duration::ZERO), "initial"),
+            (RetryConfig::DEFAULT.initial(MS * 10).max_delay(MS), "max_delay"),
+            (RetryConfig::DEFAULT.multiplier(0.5), "multiplier"),
+            (RetryConfig::DEFAULT.multiplier(f64::NAN), "multiplier"),
+        ];
+        for (config, key) in bad {
+            match config.validate("p") {
+                Err(ConfigError::InvalidValue { key: got, .. }) => assert_eq!(got, key),
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Retry: runs a failed call again after a growing, randomised wait.
+//!
+//! The loop itself is generated inline by `#[retry]` around the function's
+//! body (no closure, so `&mut self` and borrowed arguments work); this
+//! module decides, after each attempt, whether to try again and how long to
+//! wait, and keeps the shared statistics of a named retry policy. An attempt
+//! that succeeds first time costs one relaxed `fetch_add`.
+
+mod config;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use config::{Backoff, Jitter, RetryConfig};
+
+use crate::error::{ConfigError, PolicyKind, PolicyName};
+use crate::events::{self, EventKind};
+use crate::private::Failure;
+
+/// A named retry policy: its settings and its statistics.
+///
+/// `#[retry]` creates and registers these; [`RetryPolicy::run`] drives one
+/// directly:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use resil::{RetryConfig, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let policy = RetryPolicy::new("doc-retry", RetryConfig::DEFAULT.max_attempts(3)).unwrap();
+/// let calls = AtomicU32::new(0);
+/// let result: Result<u32, resil::Error> = policy
+///     .run(|| async {
+///         match calls.fetch_add(1, Ordering::SeqCst) {
+///             0 | 1 => Err(resil::Error::Timeout { policy: "x".into(), after: Default::default() }),
+///             n => Ok(n),
+///         }
+///     })
+///     .await;
+/// assert_eq!(result.unwrap(), 2);
+/// assert_eq!(policy.snapshot().retries, 2);
+/// # }
+/// ```
+pub struct RetryPolicy {
+    counters: Counters,
+    config: RetryConfig,
+    name: PolicyName,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    calls: AtomicU64,
+    succeeded_first: AtomicU64,
+    succeeded_after_retry: AtomicU64,
+    failed: AtomicU64,
+    exhausted: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// Statistics of one retry policy at one moment.
+///
+/// ```
+/// let policy = resil::RetryPolicy::new("retry-snap-doc", Default::default()).unwrap();
+/// assert_eq!(policy.snapshot().calls, 0);
+/// ```
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct RetrySnapshot {
+    /// The policy's name.
+    pub name: PolicyName,
+    /// Calls that finished.
+    pub calls: u64,
+    /// Calls that succeeded on the first attempt.
+    pub succeeded_first: u64,
+    /// Calls that succeeded after one or more retries.
+    pub succeeded_after_retry: u64,
+    /// Calls that ended in an error (not retryable, or attempts exhausted).
+    pub failed: u64,
+    /// Of those, the ones that used every attempt.
+    pub exhausted: u64,
+    /// Attempts after the first, in all.
+    pub retries: u64,
+    /// The settings in force.
+    pub config: RetryConfig,
+}
+
+/// What to do after an attempt.
+#[derive(Debug)]
+pub enum RetryStep<R> {
+    /// Stop and return this.
+    Done(R),
+    /// Wait this long, then try again.
+    Retry(Duration),
+}
+
+/// The state of one call's attempts.
+#[derive(Debug)]
+pub struct RetryRun<'a> {
+    policy: &'a RetryPolicy,
+    attempt: u32,
+    previous_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// A policy that no registry knows of.
+    pub fn new(name: impl Into<PolicyName>, config: RetryConfig) -> Result<Self, ConfigError> {
+        let name = name.into();
+        config.validate(name.as_str())?;
+        Ok(Self {
+            counters: Counters::default(),
+            config,
+            name,
+        })
+    }
+
+    /// The policy's name.
+    pub fn name(&self) -> &PolicyName {
+        &self.name
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    /// Starts the attempts of one call.
+    #[inline]
+    pub fn start(&self) -> RetryRun<'_> {
+        RetryRun {
+            policy: self,
+            attempt: 1,
+            previous_delay: Duration::ZERO,
+        }
+    }
+
+    /// Calls `attempt` until it succeeds, returns an error that is not
+    /// retried, or the attempts run out; returns the last result unchanged.
+    /// Every error is retried.
+    pub async fn run<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let mut run = self.start();
+        loop {
+            let result = attempt().await.map_err(Failure::Inner);
+            match run.next(result, crate::private::always, |_| None) {
+                RetryStep::Done(Ok(value)) => return Ok(value),
+                RetryStep::Done(Err(Failure::Inner(error))) => return Err(error),
+                RetryStep::Done(Err(Failure::Rejected(_))) => {
+                    unreachable!("`run` only sees the attempt's own errors")
+                }
+                RetryStep::Retry(delay) => crate::private::sleep(delay).await,
+            }
+        }
+    }
+
+    /// Statistics at this moment.
+    pub fn snapshot(&self) -> RetrySnapshot {
+        let c = &self.counters;
+        RetrySnapshot {
+            name: self.name.clone(),
+            calls: c.calls.load(Ordering::Relaxed),
+            succeeded_first: c.succeeded_first.load(Ordering::Relaxed),
+            succeeded_after_retry: c.succeeded_after_retry.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            exhausted: c.exhausted.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            config: self.config,
+        }
+    }
+
+    /// Zeroes the statistics.
+    pub fn reset(&self) {
+        let c = &self.counters;
+        for counter in [
+            &c.calls,
+            &c.succeeded_first,
+            &c.succeeded_after_retry,
+            &c.failed,
+            &c.exhausted,
+            &c.retries,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The wait after failed attempt `attempt`, jitter applied; `previous`
+    /// is the wait before that attempt (zero before the first).
+    pub fn delay(&self, attempt: u32, previous: Duration) -> Duration {
+        let config = &self.config;
+        let base = config.base_delay(attempt);
+        let delay = match config.jitter {
+            Jitter::None => base,
+            Jitter::Full => uniform(Duration::ZERO, base),
+            Jitter::Equal => base / 2 + uniform(Duration::ZERO, base - base / 2),
+            Jitter::Decorrelated => {
+                let upper = previous.max(config.initial).saturating_mul(3);
+                uniform(config.initial, upper)
+            }
+        };
+        delay.min(config.max_delay)
+    }
+}
+
+fn uniform(low: Duration, high: Duration) -> Duration {
+    if high <= low {
+        return low;
+    }
+    let span = (high - low).as_nanos().min(u128::from(u64::MAX)) as u64;
+    low + Duration::from_nanos(rand::random_range(0..=span))
+}
+
+impl RetryRun<'_> {
+    /// The attempt about to run or just run, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Decides what follows an attempt that gave `result`. `retry_if` picks
+    /// which of the body's errors are retried; `describe` renders one for
+    /// the log.
+    #[inline]
+    pub fn next<T, E, P, D>(
+        &mut self,
+        result: Result<T, Failure<E>>,
+        retry_if: P,
+        describe: D,
+    ) -> RetryStep<Result<T, Failure<E>>>
+    where
+        P: Fn(&E) -> bool,
+        D: Fn(&E) -> Option<String>,
+    {
+        let counters = &self.policy.counters;
+        let error = match &result {
+            Ok(_) => {
+                counters.calls.fetch_add(1, Ordering::Relaxed);
+                if self.attempt == 1 {
+                    counters.succeeded_first.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    counters.succeeded_after_retry.fetch_add(1, Ordering::Relaxed);
+                }
+                return RetryStep::Done(result);
+            }
+            Err(error) => error,
+        };
+        let retryable = match error {
+            Failure::Inner(error) => retry_if(error),
+            Failure::Rejected(_) => self.policy.config.retry_rejections,
+        };
+        if !retryable {
+            self.finish_failed(false);
+            return RetryStep::Done(result);
+        }
+        let described = match error {
+            Failure::Inner(error) => describe(error),
+            Failure::Rejected(rejection) => Some(rejection.to_string()),
+        };
+        if self.attempt >= self.policy.config.max_attempts {
+            self.finish_failed(true);
+            tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
+            events::emit(
+                &self.policy.name,
+                PolicyKind::Retry,
+                EventKind::RetriesExhausted {
+                    attempts: self.attempt,
+                },
+            );
+            return RetryStep::Done(result);
+        }
+        let delay = self.policy.delay(self.attempt, self.previous_delay);
+        counters.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "resil", policy = %self.policy.name, attempt = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retrying");
+        events::emit(
+            &self.policy.name,
+            PolicyKind::Retry,
+            EventKind::Retry {
+                attempt: self.attempt,
+                delay,
+            },
+        );
+        self.attempt += 1;
+        self.previous_delay = delay;
+        RetryStep::Retry(delay)
+    }
+
+    fn finish_failed(&self, exhausted: bool) {
+        let counters = &self.policy.counters;
+        counters.calls.fetch_add(1, Ordering::Relaxed);
+        counters.failed.fetch_add(1, Ordering::Relaxed);
+        if exhausted {
+            counters.exhausted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
