@@ -22,7 +22,12 @@
 //! - **Time from `tokio::time`.** Deadlines and backoff use
 //!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
 //!   clock drives them deterministically.
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 #![forbid(unsafe_code)]
 
 pub mod bulkhead;
@@ -34,6 +39,7 @@ pub mod events;
 mod private;
 mod registry;
 pub mod retry;
+mod sync;
 
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadSnapshot};
 pub use circuit_breaker::{

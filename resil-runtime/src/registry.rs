@@ -100,7 +100,12 @@ macro_rules! registered {
     };
 }
 
-registered!(CircuitBreaker, CircuitBreakerConfig, CircuitBreaker, circuit_breakers);
+registered!(
+    CircuitBreaker,
+    CircuitBreakerConfig,
+    CircuitBreaker,
+    circuit_breakers
+);
 registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads);
 registered!(RetryPolicy, RetryConfig, Retry, retries);
 
@@ -113,11 +118,13 @@ impl<P: Registered> Table<P> {
 
     fn get(&self, name: &str) -> Result<Arc<P>, ConfigError> {
         let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(name).cloned().ok_or_else(|| ConfigError::UnknownPolicy {
-            kind: P::KIND,
-            name: name.to_owned(),
-            known: map.keys().map(|k| k.to_string()).collect(),
-        })
+        map.get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::UnknownPolicy {
+                kind: P::KIND,
+                name: name.to_owned(),
+                known: map.keys().map(|k| k.to_string()).collect(),
+            })
     }
 
     /// Registers `name`, or returns the policy already registered under it.
@@ -128,7 +135,12 @@ impl<P: Registered> Table<P> {
         name: PolicyName,
         config: P::Config,
     ) -> Result<Result<Arc<P>, (Arc<P>, ConfigError)>, ConfigError> {
-        if let Some(existing) = self.0.read().unwrap_or_else(PoisonError::into_inner).get(&name) {
+        if let Some(existing) = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&name)
+        {
             return Ok(check_same(existing, &name, &config));
         }
         let policy = Arc::new(P::build(name.clone(), config)?);
@@ -291,7 +303,12 @@ impl Registry {
     /// Every policy's state and counters.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            circuit_breakers: self.circuit_breakers.all().iter().map(|b| b.snapshot()).collect(),
+            circuit_breakers: self
+                .circuit_breakers
+                .all()
+                .iter()
+                .map(|b| b.snapshot())
+                .collect(),
             bulkheads: self.bulkheads.all().iter().map(|b| b.snapshot()).collect(),
             retries: self.retries.all().iter().map(|r| r.snapshot()).collect(),
         }

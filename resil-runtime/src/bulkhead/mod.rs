@@ -19,10 +19,12 @@ mod config;
 mod permit;
 mod queue;
 
+use crate::sync::AtomicU64;
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -223,9 +225,10 @@ impl Bulkhead {
         let wait = queue::Wait::new(self, waiter);
         let outcome = tokio::time::timeout(self.config.wait, wait).await;
         let waited = started.elapsed();
-        self.counters
-            .wait_micros
-            .fetch_add(crate::clock::saturating_micros(waited) as u64, Ordering::Relaxed);
+        self.counters.wait_micros.fetch_add(
+            crate::clock::saturating_micros(waited) as u64,
+            Ordering::Relaxed,
+        );
         match outcome {
             Ok(permit) => {
                 self.counters.admitted.fetch_add(1, Ordering::Relaxed);

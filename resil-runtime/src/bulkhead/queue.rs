@@ -1,9 +1,10 @@
 //! The waiting side of the bulkhead: a queued caller's node and the future
 //! that waits for a slot to be handed to it.
 
+use crate::sync::AtomicBool;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;

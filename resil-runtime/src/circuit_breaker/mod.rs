@@ -20,8 +20,9 @@ mod permit;
 mod state;
 pub(crate) mod window;
 
+use crate::sync::{AtomicI64, AtomicU64};
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -131,9 +132,7 @@ impl CircuitBreaker {
             state: AtomicU64::new(Word::initial().0),
             counters: Counters::default(),
             last_transition_micros: AtomicI64::new(i64::MIN),
-            window: config
-                .failure_rate
-                .map(|_| CountWindow::new(config.window)),
+            window: config.failure_rate.map(|_| CountWindow::new(config.window)),
             config,
             name,
         })
@@ -323,7 +322,8 @@ impl CircuitBreaker {
     }
 
     fn open_word(&self, word: Word) -> Word {
-        let deadline = clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout));
+        let deadline =
+            clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout));
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))
     }
 
@@ -413,8 +413,9 @@ impl CircuitBreaker {
             },
             failure_rate: tally.map(|t| t.rate()),
             window_calls: tally.map(|t| t.calls),
-            half_open_in_ms: (word.state() == CircuitState::Open)
-                .then(|| clock::micros_to_duration(word.deadline_micros() - now).as_millis() as u64),
+            half_open_in_ms: (word.state() == CircuitState::Open).then(|| {
+                clock::micros_to_duration(word.deadline_micros() - now).as_millis() as u64
+            }),
             since_transition_ms: (last != i64::MIN)
                 .then(|| clock::micros_to_duration(now - last).as_millis() as u64),
             config: self.config,

@@ -7,7 +7,8 @@
 //! whose slot already holds a success touches nothing else, so the common
 //! case stays read-mostly. A window of 100 calls costs two words.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use crate::sync::{AtomicI64, AtomicU64};
+use std::sync::atomic::Ordering;
 
 /// The largest window: big enough for any count-based rate, small enough to
 /// keep a breaker's memory predictable (1 KiB of bits).
@@ -75,7 +76,10 @@ impl CountWindow {
 
     pub(crate) fn tally(&self) -> WindowTally {
         WindowTally {
-            calls: self.cursor.load(Ordering::Relaxed).min(u64::from(self.size)) as u32,
+            calls: self
+                .cursor
+                .load(Ordering::Relaxed)
+                .min(u64::from(self.size)) as u32,
             failures: self
                 .failures
                 .load(Ordering::Acquire)
@@ -112,7 +116,13 @@ mod tests {
         for _ in 0..4 {
             window.record(true);
         }
-        assert_eq!(window.tally(), WindowTally { calls: 4, failures: 4 });
+        assert_eq!(
+            window.tally(),
+            WindowTally {
+                calls: 4,
+                failures: 4
+            }
+        );
         // Four successes push every failure out of the window.
         for expected in [3, 2, 1, 0] {
             assert_eq!(window.record(false).failures, expected);
@@ -136,8 +146,20 @@ mod tests {
             window.record(i % 3 == 0);
         }
         window.reset();
-        assert_eq!(window.tally(), WindowTally { calls: 0, failures: 0 });
-        assert_eq!(window.record(true), WindowTally { calls: 1, failures: 1 });
+        assert_eq!(
+            window.tally(),
+            WindowTally {
+                calls: 0,
+                failures: 0
+            }
+        );
+        assert_eq!(
+            window.record(true),
+            WindowTally {
+                calls: 1,
+                failures: 1
+            }
+        );
     }
 
     #[test]

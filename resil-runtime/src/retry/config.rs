@@ -178,7 +178,10 @@ impl RetryConfig {
         if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
             return invalid(
                 "multiplier",
-                format!("must be a finite number of at least 1.0, not {}", self.multiplier),
+                format!(
+                    "must be a finite number of at least 1.0, not {}",
+                    self.multiplier
+                ),
             );
         }
         Ok(())
@@ -250,7 +253,10 @@ mod tests {
         let bad = [
             (RetryConfig::DEFAULT.max_attempts(0), "max_attempts"),
             (RetryConfig::DEFAULT.initial(Duration::ZERO), "initial"),
-            (RetryConfig::DEFAULT.initial(MS * 10).max_delay(MS), "max_delay"),
+            (
+                RetryConfig::DEFAULT.initial(MS * 10).max_delay(MS),
+                "max_delay",
+            ),
             (RetryConfig::DEFAULT.multiplier(0.5), "multiplier"),
             (RetryConfig::DEFAULT.multiplier(f64::NAN), "multiplier"),
         ];

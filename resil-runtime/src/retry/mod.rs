@@ -8,8 +8,9 @@
 
 mod config;
 
+use crate::sync::AtomicU64;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -241,7 +242,9 @@ impl RetryRun<'_> {
                 if self.attempt == 1 {
                     counters.succeeded_first.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    counters.succeeded_after_retry.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .succeeded_after_retry
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 return RetryStep::Done(result);
             }

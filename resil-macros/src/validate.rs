@@ -1,0 +1,318 @@
+//! Checks value ranges and combinations of keys once all are parsed.
+
+use std::time::Duration;
+
+use crate::args::{Backoff, BulkheadArgs, CircuitBreakerArgs, Common, Layer, RetryArgs, Value};
+use crate::errors::Errors;
+
+// The runtime's defaults that combinations are checked against. They must
+// match `RetryConfig::DEFAULT` and `CircuitBreakerConfig::DEFAULT`.
+const DEFAULT_INITIAL: Duration = Duration::from_millis(100);
+const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
+const DEFAULT_WINDOW: u32 = 10;
+
+pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
+    common(layer.common(), errors);
+    match layer {
+        Layer::Retry(args) => retry(args, errors),
+        Layer::CircuitBreaker(args) => circuit_breaker(args, errors),
+        Layer::Bulkhead(args) => bulkhead(args, errors),
+    }
+}
+
+fn common(common: &Common, errors: &mut Errors) {
+    if let Some(name) = &common.name {
+        if name.value().trim().is_empty() {
+            errors.push(syn::Error::new(name.span(), "`name` must not be empty"));
+        }
+    }
+}
+
+fn retry(args: &RetryArgs, errors: &mut Errors) {
+    at_least_one("max", args.max, errors);
+    let initial_ok = positive("initial", args.initial, errors);
+    if let Some(multiplier) = args.multiplier {
+        if !multiplier.value.is_finite() || multiplier.value < 1.0 {
+            errors.push(syn::Error::new(
+                multiplier.span,
+                format!(
+                    "`multiplier` must be a finite number of at least 1.0, found `{}`",
+                    multiplier.value
+                ),
+            ));
+        }
+        if let Some(backoff) = args.backoff {
+            if backoff.value != Backoff::Exponential {
+                errors.push(syn::Error::new(
+                    multiplier.key,
+                    "`multiplier` only applies with `backoff = exponential`",
+                ));
+            }
+        }
+    }
+    if !initial_ok {
+        return;
+    }
+    let initial = args.initial.map_or(DEFAULT_INITIAL, |v| v.value);
+    match args.max_delay {
+        Some(max_delay) if max_delay.value < initial => errors.push(syn::Error::new(
+            max_delay.span,
+            format!(
+                "`max_delay` ({:?}) must be at least `initial` ({initial:?}{})",
+                max_delay.value,
+                if args.initial.is_some() { "" } else { ", the default" },
+            ),
+        )),
+        None if initial > DEFAULT_MAX_DELAY => {
+            let initial = args.initial.expect("only a given `initial` exceeds the default");
+            errors.push(syn::Error::new(
+                initial.span,
+                format!(
+                    "`initial` ({:?}) exceeds the default `max_delay` ({DEFAULT_MAX_DELAY:?}); \
+                     set `max_delay` too",
+                    initial.value
+                ),
+            ));
+        }
+        _ => {}
+    }
+}
+
+fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
+    at_least_one("threshold", args.threshold, errors);
+    let window_ok = at_least_one("window", args.window, errors);
+    let min_calls_ok = at_least_one("min_calls", args.min_calls, errors);
+    at_least_one("half_open_max", args.half_open_max, errors);
+    at_least_one("success_threshold", args.success_threshold, errors);
+    positive("timeout", args.timeout, errors);
+    if let Some(rate) = args.failure_rate {
+        if !(rate.value > 0.0 && rate.value <= 1.0) {
+            errors.push(syn::Error::new(
+                rate.span,
+                format!(
+                    "`failure_rate` must be greater than 0 and at most 1, found `{}`",
+                    rate.value
+                ),
+            ));
+        }
+    } else {
+        for (key, value) in [("window", args.window), ("min_calls", args.min_calls)] {
+            if let Some(value) = value {
+                errors.push(syn::Error::new(
+                    value.key,
+                    format!("`{key}` only applies with `failure_rate`"),
+                ));
+            }
+        }
+        return;
+    }
+    if let (Some(min_calls), true, true) = (args.min_calls, window_ok, min_calls_ok) {
+        let window = args.window.map_or(DEFAULT_WINDOW, |v| v.value);
+        if min_calls.value > window {
+            errors.push(syn::Error::new(
+                min_calls.span,
+                format!(
+                    "`min_calls` ({}) cannot exceed `window` ({window}{})",
+                    min_calls.value,
+                    if args.window.is_some() { "" } else { ", the default" },
+                ),
+            ));
+        }
+    }
+}
+
+fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
+    at_least_one("max", args.max, errors);
+    positive("wait", args.wait, errors);
+    if let Some(wait) = args.wait {
+        if args.queue.is_none_or(|queue| queue.value == 0) {
+            errors.push(syn::Error::new(
+                wait.key,
+                "`wait` only applies with `queue`: without a queue, calls over `max` are \
+                 rejected at once",
+            ));
+        }
+    }
+}
+
+/// Returns whether the value is absent or valid.
+fn at_least_one(key: &str, value: Option<Value<u32>>, errors: &mut Errors) -> bool {
+    match value {
+        Some(value) if value.value == 0 => {
+            errors.push(syn::Error::new(
+                value.span,
+                format!("`{key}` must be at least 1"),
+            ));
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Returns whether the value is absent or valid.
+fn positive(key: &str, value: Option<Value<Duration>>, errors: &mut Errors) -> bool {
+    match value {
+        Some(value) if value.value.is_zero() => {
+            errors.push(syn::Error::new(
+                value.span,
+                format!("`{key}` must be greater than zero"),
+            ));
+            false
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Kind;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn check(kind: Kind, tokens: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        let parsed = Layer::parse(kind, tokens, &mut errors);
+        assert!(errors.is_empty(), "parse errors");
+        layer(&parsed, &mut errors);
+        errors.messages()
+    }
+
+    fn ok(kind: Kind, tokens: TokenStream) {
+        assert_eq!(check(kind, tokens), Vec::<String>::new());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        ok(Kind::Retry, quote!());
+        ok(Kind::CircuitBreaker, quote!());
+        ok(Kind::Bulkhead, quote!());
+    }
+
+    #[test]
+    fn zero_counts() {
+        assert_eq!(check(Kind::Retry, quote!(max = 0)), ["`max` must be at least 1"]);
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(threshold = 0, half_open_max = 0, success_threshold = 0)
+            ),
+            [
+                "`threshold` must be at least 1",
+                "`half_open_max` must be at least 1",
+                "`success_threshold` must be at least 1"
+            ]
+        );
+        assert_eq!(check(Kind::Bulkhead, quote!(max = 0)), ["`max` must be at least 1"]);
+        ok(Kind::Bulkhead, quote!(queue = 0));
+    }
+
+    #[test]
+    fn zero_durations() {
+        assert_eq!(
+            check(Kind::Retry, quote!(initial = 0ms)),
+            ["`initial` must be greater than zero"]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(timeout = 0s)),
+            ["`timeout` must be greater than zero"]
+        );
+        assert_eq!(
+            check(Kind::Bulkhead, quote!(queue = 1, wait = 0s)),
+            ["`wait` must be greater than zero"]
+        );
+    }
+
+    #[test]
+    fn empty_name() {
+        assert_eq!(check(Kind::Retry, quote!(name = "")), ["`name` must not be empty"]);
+        assert_eq!(check(Kind::Bulkhead, quote!(name = "  ")), ["`name` must not be empty"]);
+    }
+
+    #[test]
+    fn failure_rate_range() {
+        ok(Kind::CircuitBreaker, quote!(failure_rate = 0.5));
+        ok(Kind::CircuitBreaker, quote!(failure_rate = 1));
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(failure_rate = 1.5)),
+            ["`failure_rate` must be greater than 0 and at most 1, found `1.5`"]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(failure_rate = 0)),
+            ["`failure_rate` must be greater than 0 and at most 1, found `0`"]
+        );
+    }
+
+    #[test]
+    fn window_needs_failure_rate() {
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(window = 20, min_calls = 5)),
+            [
+                "`window` only applies with `failure_rate`",
+                "`min_calls` only applies with `failure_rate`"
+            ]
+        );
+        ok(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 20, min_calls = 20));
+    }
+
+    #[test]
+    fn min_calls_within_window() {
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 5, min_calls = 6)),
+            ["`min_calls` (6) cannot exceed `window` (5)"]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, min_calls = 11)),
+            ["`min_calls` (11) cannot exceed `window` (10, the default)"]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 0, min_calls = 6)),
+            ["`window` must be at least 1"]
+        );
+    }
+
+    #[test]
+    fn max_delay_at_least_initial() {
+        ok(Kind::Retry, quote!(initial = 1s, max_delay = 1s));
+        assert_eq!(
+            check(Kind::Retry, quote!(initial = 2s, max_delay = 1s)),
+            ["`max_delay` (1s) must be at least `initial` (2s)"]
+        );
+        assert_eq!(
+            check(Kind::Retry, quote!(max_delay = 50ms)),
+            ["`max_delay` (50ms) must be at least `initial` (100ms, the default)"]
+        );
+        assert_eq!(
+            check(Kind::Retry, quote!(initial = 10s)),
+            ["`initial` (10s) exceeds the default `max_delay` (5s); set `max_delay` too"]
+        );
+        ok(Kind::Retry, quote!(initial = 10s, max_delay = 1m));
+    }
+
+    #[test]
+    fn multiplier() {
+        ok(Kind::Retry, quote!(multiplier = 1.0));
+        ok(Kind::Retry, quote!(backoff = exponential, multiplier = 3));
+        assert_eq!(
+            check(Kind::Retry, quote!(multiplier = 0.5)),
+            ["`multiplier` must be a finite number of at least 1.0, found `0.5`"]
+        );
+        assert_eq!(
+            check(Kind::Retry, quote!(multiplier = 1e999)),
+            ["`multiplier` must be a finite number of at least 1.0, found `inf`"]
+        );
+        assert_eq!(
+            check(Kind::Retry, quote!(backoff = linear, multiplier = 2.0)),
+            ["`multiplier` only applies with `backoff = exponential`"]
+        );
+    }
+
+    #[test]
+    fn wait_needs_queue() {
+        ok(Kind::Bulkhead, quote!(max = 2, queue = 3, wait = 5s));
+        let message = "`wait` only applies with `queue`: without a queue, calls over `max` are \
+                       rejected at once";
+        assert_eq!(check(Kind::Bulkhead, quote!(wait = 5s)), [message]);
+        assert_eq!(check(Kind::Bulkhead, quote!(queue = 0, wait = 5s)), [message]);
+    }
+}
