@@ -238,8 +238,12 @@ impl Layer {
 impl RetryArgs {
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
         let mut args = RetryArgs::default();
-        for_each_arg(Kind::Retry, tokens, errors, &mut args.common, |arg, errors| {
-            match arg.key_str.as_str() {
+        for_each_arg(
+            Kind::Retry,
+            tokens,
+            errors,
+            &mut args.common,
+            |arg, errors| match arg.key_str.as_str() {
                 "max" => args.max = errors.ok(count(arg)),
                 "backoff" => args.backoff = errors.ok(choice(arg, Backoff::CHOICES)),
                 "initial" => args.initial = errors.ok(duration(arg)),
@@ -249,8 +253,8 @@ impl RetryArgs {
                 "retry_if" => args.retry_if = errors.ok(fn_path(arg)),
                 "retry_rejections" => args.retry_rejections = errors.ok(boolean(arg)),
                 _ => unreachable!("key list and match disagree"),
-            }
-        });
+            },
+        );
         args
     }
 }
@@ -756,9 +760,11 @@ mod tests {
         let (_, errors) = retry(quote!(maxx = 3));
         assert_eq!(
             errors,
-            ["unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
+            [
+                "unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
               `initial`, `max_delay`, `multiplier`, `jitter`, `retry_if`, `retry_rejections`, \
-              `crate`"]
+              `crate`"
+            ]
         );
         let (_, errors) = bulkhead(quote!(threshold = 3));
         assert_eq!(
@@ -782,15 +788,24 @@ mod tests {
         let (_, errors) = retry(quote!(max = "3"));
         assert_eq!(errors, ["expected an integer for `max`, found a string"]);
         let (_, errors) = retry(quote!(max = 2.5));
-        assert_eq!(errors, ["expected an integer for `max`, found the float `2.5`"]);
+        assert_eq!(
+            errors,
+            ["expected an integer for `max`, found the float `2.5`"]
+        );
         let (_, errors) = retry(quote!(max = true));
         assert_eq!(errors, ["expected an integer for `max`, found `true`"]);
         let (_, errors) = retry(quote!(max = -1));
         assert_eq!(errors, ["`max` cannot be negative"]);
         let (_, errors) = retry(quote!(max = 3s));
-        assert_eq!(errors, ["`max` is a count, not a duration: write `max = 3`"]);
+        assert_eq!(
+            errors,
+            ["`max` is a count, not a duration: write `max = 3`"]
+        );
         let (_, errors) = retry(quote!(max = 3u8));
-        assert_eq!(errors, ["unexpected suffix `u8`: `max` takes a plain integer"]);
+        assert_eq!(
+            errors,
+            ["unexpected suffix `u8`: `max` takes a plain integer"]
+        );
         let (_, errors) = retry(quote!(max = 4294967296));
         assert_eq!(errors, ["`max` is too large: at most 4294967295"]);
         let (args, errors) = retry(quote!(max = 4294967295u32));
@@ -812,7 +827,10 @@ mod tests {
             ["expected a path to a function `fn(&E) -> bool` for `retry_if`, found a string"]
         );
         let (_, errors) = breaker(quote!(failure_rate = "half"));
-        assert_eq!(errors, ["expected a number for `failure_rate`, found a string"]);
+        assert_eq!(
+            errors,
+            ["expected a number for `failure_rate`, found a string"]
+        );
         let (_, errors) = breaker(quote!(failure_rate = -0.5));
         assert_eq!(errors, ["`failure_rate` cannot be negative"]);
     }
@@ -860,7 +878,10 @@ mod tests {
     #[test]
     fn syntax_errors_recover_at_the_next_comma() {
         let (args, errors) = retry(quote!(max 3, backoff = linear, initial: 5s, jitter = full));
-        assert_eq!(errors, ["expected `max = <value>`", "expected `initial = <value>`"]);
+        assert_eq!(
+            errors,
+            ["expected `max = <value>`", "expected `initial = <value>`"]
+        );
         assert_eq!(args.backoff.unwrap().value, Backoff::Linear);
         assert_eq!(args.jitter.unwrap().value, Jitter::Full);
 
@@ -879,7 +900,12 @@ mod tests {
 
     #[test]
     fn all_errors_are_reported() {
-        let (_, errors) = retry(quote!(maxx = 3, backoff = quadratic, initial = 60, max = "3"));
+        let (_, errors) = retry(quote!(
+            maxx = 3,
+            backoff = quadratic,
+            initial = 60,
+            max = "3"
+        ));
         assert_eq!(errors.len(), 4, "{errors:?}");
     }
 

@@ -201,7 +201,11 @@ mod tests {
         assert_eq!(dur(quote!("1.5s")), Ok(Duration::from_millis(1500)));
         assert_eq!(dur(quote!(" 2 m ")), Ok(Duration::from_secs(120)));
         assert_eq!(dur(quote!("1e3ms")), Ok(Duration::from_secs(1)));
-        assert!(dur(quote!("60")).unwrap_err().starts_with("duration needs a unit"));
+        assert!(
+            dur(quote!("60"))
+                .unwrap_err()
+                .starts_with("duration needs a unit")
+        );
         assert_eq!(
             dur(quote!("soon")),
             Err("expected a duration like `100ms` or `5s` for `timeout`, found \"soon\"".into())
@@ -241,7 +245,10 @@ mod tests {
     fn exact_arithmetic() {
         assert_eq!(exact_nanos("0.000", 1), Ok(0));
         assert_eq!(exact_nanos("18446744073709551615", 1), Ok(u64::MAX));
-        assert_eq!(exact_nanos("18446744073709551616", 1), Err(Inexact::TooLarge));
+        assert_eq!(
+            exact_nanos("18446744073709551616", 1),
+            Err(Inexact::TooLarge)
+        );
         assert_eq!(exact_nanos("1e-40", 1), Err(Inexact::Fraction));
         assert_eq!(exact_nanos("1e40", 1), Err(Inexact::TooLarge));
         assert_eq!(exact_nanos("123456789e-9", 1_000_000_000), Ok(123_456_789));

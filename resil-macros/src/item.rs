@@ -66,29 +66,81 @@ mod tests {
 
     #[test]
     fn accepts_async_fns_returning_paths() {
-        assert!(check_fn(quote!(async fn f() -> Result<u8, E> { Ok(1) })).is_empty());
-        assert!(check_fn(quote!(async fn f() -> io::Result<()> { Ok(()) })).is_empty());
-        assert!(check_fn(quote!(pub async unsafe fn f() -> (Result<(), E>) { Ok(()) })).is_empty());
+        assert!(
+            check_fn(quote!(
+                async fn f() -> Result<u8, E> {
+                    Ok(1)
+                }
+            ))
+            .is_empty()
+        );
+        assert!(
+            check_fn(quote!(
+                async fn f() -> io::Result<()> {
+                    Ok(())
+                }
+            ))
+            .is_empty()
+        );
+        assert!(
+            check_fn(quote!(
+                pub async unsafe fn f() -> (Result<(), E>) {
+                    Ok(())
+                }
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
     fn rejects() {
         assert_eq!(
-            check_fn(quote!(fn f() -> Result<(), E> { Ok(()) })),
+            check_fn(quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            )),
             ["`#[retry]` can only be applied to an `async fn`"]
         );
         assert_eq!(
-            check_fn(quote!(const fn f() -> Result<(), E> { Ok(()) })),
+            check_fn(quote!(
+                const fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            )),
             [
                 "`#[retry]` cannot be applied to a `const fn`",
                 "`#[retry]` can only be applied to an `async fn`"
             ]
         );
-        assert_eq!(check_fn(quote!(async fn f() {})), [NEEDS_RESULT]);
-        assert_eq!(check_fn(quote!(async fn f() -> (u8, u8) { (1, 2) })), [NEEDS_RESULT]);
-        assert_eq!(check_fn(quote!(async fn f() -> &'static str { "" })), [NEEDS_RESULT]);
         assert_eq!(
-            check_fn(quote!(async fn f() -> impl Sized { 1 })),
+            check_fn(quote!(
+                async fn f() {}
+            )),
+            [NEEDS_RESULT]
+        );
+        assert_eq!(
+            check_fn(quote!(
+                async fn f() -> (u8, u8) {
+                    (1, 2)
+                }
+            )),
+            [NEEDS_RESULT]
+        );
+        assert_eq!(
+            check_fn(quote!(
+                async fn f() -> &'static str {
+                    ""
+                }
+            )),
+            [NEEDS_RESULT]
+        );
+        assert_eq!(
+            check_fn(quote!(
+                async fn f() -> impl Sized {
+                    1
+                }
+            )),
             [NEEDS_RESULT]
         );
     }

@@ -1,1 +1,251 @@
-pub fn x() {}
+//! Attribute macros for [resil](https://docs.rs/resil): `#[retry]`,
+//! `#[circuit_breaker]` and `#[bulkhead]`.
+//!
+//! Use them through the `resil` crate, which re-exports them next to the
+//! runtime they expand to. The documentation of each attribute lists every
+//! key it takes.
+//!
+//! # Stacking
+//!
+//! The attributes stack on one `async fn`; the first one listed is the
+//! outermost layer:
+//!
+//! ```
+//! use resil::{bulkhead, circuit_breaker, retry};
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum FetchError {
+//!     #[error(transparent)]
+//!     Resil(#[from] resil::Error),
+//!     #[error("not found")]
+//!     NotFound,
+//! }
+//!
+//! // Every attempt of the retry passes through the breaker, then the bulkhead.
+//! #[retry(max = 3, initial = 10ms)]
+//! #[circuit_breaker(name = "store", threshold = 5)]
+//! #[bulkhead(name = "store", max = 10)]
+//! async fn fetch(key: &str) -> Result<String, FetchError> {
+//!     if key.is_empty() {
+//!         return Err(FetchError::NotFound);
+//!     }
+//!     Ok(key.to_uppercase())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(fetch("a").await.unwrap(), "A");
+//! # }
+//! ```
+//!
+//! The outermost attribute expands the whole stack at once and leaves every
+//! other attribute on the function as it was. Put the resil attributes above
+//! attributes that rewrite the function themselves, such as `#[tokio::test]`.
+//!
+//! # What the function must look like
+//!
+//! - It is an `async fn` (free function or method, generic or not).
+//! - It returns `Result<T, E>` (or an alias such as `io::Result<T>`) where
+//!   `E: From<resil::Error>`, so that a rejection (open circuit, full
+//!   bulkhead, retries exhausted) can be returned as your error type.
+//! - Under `#[retry]`, every argument taken by value is cloned for each
+//!   attempt, so it must be `Clone`. References, `impl Trait` arguments and
+//!   `self` are used as they are.
+//!
+//! # Durations
+//!
+//! Keys that take a duration accept an integer or decimal number with a unit:
+//! `10ns`, `250us`, `100ms`, `5s`, `1.5s`, `2m`, `1h`, or the same in a string,
+//! `"100ms"`.
+//!
+//! # Common keys
+//!
+//! | key | value |
+//! |---|---|
+//! | `name` | The policy's name in the registry (`"payments"`). Functions that use the same name share one breaker or bulkhead. Default: the function's path, `module::path::function`. |
+//! | `crate` | Path to the `resil` crate, when it is renamed in `Cargo.toml`: `crate = "::my_resil"`. Default: `::resil`. |
+#![warn(missing_docs)]
+
+use proc_macro::TokenStream;
+
+mod args;
+mod duration;
+mod entry;
+mod errors;
+mod expand;
+mod item;
+mod validate;
+
+use args::Kind;
+
+/// Retries the function when it fails, with backoff between attempts.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `max` | Total attempts, the first one included (integer ≥ 1). | `3` |
+/// | `backoff` | How the delay grows: `exponential`, `linear`, `fibonacci` or `constant`. | `exponential` |
+/// | `initial` | The delay before the first retry (duration > 0). | `100ms` |
+/// | `max_delay` | The longest delay between attempts (duration ≥ `initial`). | `5s` |
+/// | `multiplier` | Growth factor of `exponential` backoff (number ≥ 1.0; only with `exponential`). | `2.0` |
+/// | `jitter` | Randomisation of each delay: `none`, `full`, `equal` or `decorrelated`. | `full` |
+/// | `retry_if` | Path to a `fn(&E) -> bool` that picks which errors are retried. | every error |
+/// | `retry_rejections` | Whether rejections by inner resil policies (open circuit, full bulkhead) are retried (`true` or `false`). | `false` |
+/// | `name` | The policy's name in the registry. | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// Arguments taken by value are cloned for each attempt, so they must be
+/// `Clone`; borrowed arguments, `&self` and `&mut self` are used in place.
+///
+/// ```
+/// use resil::retry;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum ApiError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("try again")]
+///     Busy,
+///     #[error("bad request")]
+///     BadRequest,
+/// }
+///
+/// fn is_transient(error: &ApiError) -> bool {
+///     matches!(error, ApiError::Busy)
+/// }
+///
+/// static CALLS: AtomicU32 = AtomicU32::new(0);
+///
+/// #[retry(max = 4, backoff = exponential, initial = 1ms, max_delay = 10ms, jitter = none,
+///         retry_if = is_transient)]
+/// async fn flaky(request: String) -> Result<usize, ApiError> {
+///     if request.is_empty() {
+///         return Err(ApiError::BadRequest);
+///     }
+///     match CALLS.fetch_add(1, Ordering::SeqCst) {
+///         0 | 1 => Err(ApiError::Busy),
+///         _ => Ok(request.len()),
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Fails twice, succeeds on the third attempt.
+/// assert_eq!(flaky("hello".to_owned()).await.unwrap(), 5);
+/// assert_eq!(CALLS.load(Ordering::SeqCst), 3);
+/// // `BadRequest` is not transient: no retry.
+/// assert!(matches!(flaky(String::new()).await, Err(ApiError::BadRequest)));
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Retry, args.into(), item.into()).into()
+}
+
+/// Stops calling the function while it keeps failing, and fails fast with
+/// `resil::Error` instead.
+///
+/// The breaker opens after `threshold` consecutive failures, or, with
+/// `failure_rate`, when that share of the last `window` calls failed (once at
+/// least `min_calls` were made). After `timeout` it lets `half_open_max` trial
+/// calls through; `success_threshold` successes in a row close it again.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `threshold` | Consecutive failures that open the breaker (integer ≥ 1). | `5` |
+/// | `failure_rate` | Share of failed calls in the window that opens it (number in (0, 1], e.g. `0.5`). | off |
+/// | `window` | Number of recent calls `failure_rate` looks at (integer ≥ 1; only with `failure_rate`). | `10` |
+/// | `min_calls` | Calls needed in the window before `failure_rate` applies (1 ≤ integer ≤ `window`; only with `failure_rate`). | `window` |
+/// | `timeout` | How long the breaker stays open before a trial call (duration > 0). | `60s` |
+/// | `half_open_max` | Trial calls let through while half-open (integer ≥ 1). | `1` |
+/// | `success_threshold` | Successful trial calls that close the breaker (integer ≥ 1). | `2` |
+/// | `ignore` | Path to a `fn(&E) -> bool`; errors it returns `true` for do not count as failures. | none ignored |
+/// | `name` | The breaker's name in the registry; functions naming the same breaker share it. | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// ```
+/// use resil::circuit_breaker;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum DbError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("connection lost")]
+///     Connection,
+///     #[error("no such row")]
+///     NotFound,
+/// }
+///
+/// // A missing row is an answer, not a sign that the database is down.
+/// fn is_not_found(error: &DbError) -> bool {
+///     matches!(error, DbError::NotFound)
+/// }
+///
+/// #[circuit_breaker(name = "db", threshold = 2, timeout = 30s, ignore = is_not_found)]
+/// async fn query(id: u32) -> Result<String, DbError> {
+///     match id {
+///         0 => Err(DbError::Connection),
+///         1 => Err(DbError::NotFound),
+///         _ => Ok(format!("row {id}")),
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(query(7).await.unwrap(), "row 7");
+/// for _ in 0..3 {
+///     assert!(matches!(query(1).await, Err(DbError::NotFound))); // ignored
+/// }
+/// assert!(matches!(query(0).await, Err(DbError::Connection)));
+/// assert!(matches!(query(0).await, Err(DbError::Connection)));
+/// // Two failures in a row: the breaker is open and rejects the call.
+/// assert!(matches!(query(7).await, Err(DbError::Resil(_))));
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::CircuitBreaker, args.into(), item.into()).into()
+}
+
+/// Limits how many calls of the function run at once.
+///
+/// Calls over `max` wait in a queue of `queue` places for at most `wait`;
+/// when the queue is full, or the wait runs out, the call is rejected with
+/// `resil::Error`.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `max` | Calls running at once (integer ≥ 1). | `10` |
+/// | `queue` | Calls that may wait for a place (integer ≥ 0). | `0` |
+/// | `wait` | How long a queued call waits at most (duration > 0; only with `queue`). | `1s` |
+/// | `name` | The bulkhead's name in the registry; functions naming the same bulkhead share it. | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// ```
+/// use resil::bulkhead;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum RenderError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// #[bulkhead(name = "renderer", max = 1, queue = 0)]
+/// async fn render(page: u32) -> Result<u32, RenderError> {
+///     tokio::time::sleep(Duration::from_millis(50)).await;
+///     Ok(page)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Only one render at a time and no queue: the second call is rejected.
+/// let (first, second) = tokio::join!(render(1), render(2));
+/// assert_eq!(first.unwrap(), 1);
+/// assert!(matches!(second, Err(RenderError::Resil(_))));
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Bulkhead, args.into(), item.into()).into()
+}

@@ -5,11 +5,16 @@ use std::time::Duration;
 use crate::args::{Backoff, BulkheadArgs, CircuitBreakerArgs, Common, Layer, RetryArgs, Value};
 use crate::errors::Errors;
 
-// The runtime's defaults that combinations are checked against. They must
-// match `RetryConfig::DEFAULT` and `CircuitBreakerConfig::DEFAULT`.
+// The runtime's defaults and limits, checked here so that a bad value is a
+// compile error rather than a logged fallback at run time. They must match
+// `RetryConfig::DEFAULT`, `CircuitBreakerConfig::DEFAULT` and the runtime's
+// `MAX_WINDOW`, `MAX_TRIALS` and `MAX_SLOTS`.
 const DEFAULT_INITIAL: Duration = Duration::from_millis(100);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
 const DEFAULT_WINDOW: u32 = 10;
+const MAX_WINDOW: u32 = 8192;
+const MAX_TRIALS: u32 = u16::MAX as u32;
+const MAX_SLOTS: u32 = (1 << 31) - 1;
 
 pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
     common(layer.common(), errors);
@@ -29,7 +34,7 @@ fn common(common: &Common, errors: &mut Errors) {
 }
 
 fn retry(args: &RetryArgs, errors: &mut Errors) {
-    at_least_one("max", args.max, errors);
+    in_range("max", args.max, 1, u32::MAX, errors);
     let initial_ok = positive("initial", args.initial, errors);
     if let Some(multiplier) = args.multiplier {
         if !multiplier.value.is_finite() || multiplier.value < 1.0 {
@@ -60,11 +65,17 @@ fn retry(args: &RetryArgs, errors: &mut Errors) {
             format!(
                 "`max_delay` ({:?}) must be at least `initial` ({initial:?}{})",
                 max_delay.value,
-                if args.initial.is_some() { "" } else { ", the default" },
+                if args.initial.is_some() {
+                    ""
+                } else {
+                    ", the default"
+                },
             ),
         )),
         None if initial > DEFAULT_MAX_DELAY => {
-            let initial = args.initial.expect("only a given `initial` exceeds the default");
+            let initial = args
+                .initial
+                .expect("only a given `initial` exceeds the default");
             errors.push(syn::Error::new(
                 initial.span,
                 format!(
@@ -79,11 +90,17 @@ fn retry(args: &RetryArgs, errors: &mut Errors) {
 }
 
 fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
-    at_least_one("threshold", args.threshold, errors);
-    let window_ok = at_least_one("window", args.window, errors);
-    let min_calls_ok = at_least_one("min_calls", args.min_calls, errors);
-    at_least_one("half_open_max", args.half_open_max, errors);
-    at_least_one("success_threshold", args.success_threshold, errors);
+    in_range("threshold", args.threshold, 1, u32::MAX, errors);
+    let window_ok = in_range("window", args.window, 1, MAX_WINDOW, errors);
+    let min_calls_ok = in_range("min_calls", args.min_calls, 1, u32::MAX, errors);
+    in_range("half_open_max", args.half_open_max, 1, MAX_TRIALS, errors);
+    in_range(
+        "success_threshold",
+        args.success_threshold,
+        1,
+        MAX_TRIALS,
+        errors,
+    );
     positive("timeout", args.timeout, errors);
     if let Some(rate) = args.failure_rate {
         if !(rate.value > 0.0 && rate.value <= 1.0) {
@@ -114,7 +131,11 @@ fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
                 format!(
                     "`min_calls` ({}) cannot exceed `window` ({window}{})",
                     min_calls.value,
-                    if args.window.is_some() { "" } else { ", the default" },
+                    if args.window.is_some() {
+                        ""
+                    } else {
+                        ", the default"
+                    },
                 ),
             ));
         }
@@ -122,7 +143,8 @@ fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
 }
 
 fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
-    at_least_one("max", args.max, errors);
+    in_range("max", args.max, 1, MAX_SLOTS, errors);
+    in_range("queue", args.queue, 0, MAX_SLOTS, errors);
     positive("wait", args.wait, errors);
     if let Some(wait) = args.wait {
         if args.queue.is_none_or(|queue| queue.value == 0) {
@@ -136,17 +158,17 @@ fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
 }
 
 /// Returns whether the value is absent or valid.
-fn at_least_one(key: &str, value: Option<Value<u32>>, errors: &mut Errors) -> bool {
-    match value {
-        Some(value) if value.value == 0 => {
-            errors.push(syn::Error::new(
-                value.span,
-                format!("`{key}` must be at least 1"),
-            ));
-            false
-        }
-        _ => true,
-    }
+fn in_range(key: &str, value: Option<Value<u32>>, min: u32, max: u32, errors: &mut Errors) -> bool {
+    let Some(value) = value else { return true };
+    let message = if value.value < min {
+        format!("`{key}` must be at least {min}")
+    } else if value.value > max {
+        format!("`{key}` must be at most {max}")
+    } else {
+        return true;
+    };
+    errors.push(syn::Error::new(value.span, message));
+    false
 }
 
 /// Returns whether the value is absent or valid.
@@ -191,7 +213,10 @@ mod tests {
 
     #[test]
     fn zero_counts() {
-        assert_eq!(check(Kind::Retry, quote!(max = 0)), ["`max` must be at least 1"]);
+        assert_eq!(
+            check(Kind::Retry, quote!(max = 0)),
+            ["`max` must be at least 1"]
+        );
         assert_eq!(
             check(
                 Kind::CircuitBreaker,
@@ -203,8 +228,37 @@ mod tests {
                 "`success_threshold` must be at least 1"
             ]
         );
-        assert_eq!(check(Kind::Bulkhead, quote!(max = 0)), ["`max` must be at least 1"]);
+        assert_eq!(
+            check(Kind::Bulkhead, quote!(max = 0)),
+            ["`max` must be at least 1"]
+        );
         ok(Kind::Bulkhead, quote!(queue = 0));
+    }
+
+    #[test]
+    fn upper_bounds() {
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, window = 8193, half_open_max = 65536)
+            ),
+            [
+                "`window` must be at most 8192",
+                "`half_open_max` must be at most 65535"
+            ]
+        );
+        ok(
+            Kind::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 8192, min_calls = 8192),
+        );
+        assert_eq!(
+            check(Kind::Bulkhead, quote!(max = 2147483648, queue = 4294967295)),
+            [
+                "`max` must be at most 2147483647",
+                "`queue` must be at most 2147483647"
+            ]
+        );
+        ok(Kind::Retry, quote!(max = 4294967295));
     }
 
     #[test]
@@ -225,8 +279,14 @@ mod tests {
 
     #[test]
     fn empty_name() {
-        assert_eq!(check(Kind::Retry, quote!(name = "")), ["`name` must not be empty"]);
-        assert_eq!(check(Kind::Bulkhead, quote!(name = "  ")), ["`name` must not be empty"]);
+        assert_eq!(
+            check(Kind::Retry, quote!(name = "")),
+            ["`name` must not be empty"]
+        );
+        assert_eq!(
+            check(Kind::Bulkhead, quote!(name = "  ")),
+            ["`name` must not be empty"]
+        );
     }
 
     #[test]
@@ -252,21 +312,33 @@ mod tests {
                 "`min_calls` only applies with `failure_rate`"
             ]
         );
-        ok(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 20, min_calls = 20));
+        ok(
+            Kind::CircuitBreaker,
+            quote!(failure_rate = 0.5, window = 20, min_calls = 20),
+        );
     }
 
     #[test]
     fn min_calls_within_window() {
         assert_eq!(
-            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 5, min_calls = 6)),
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, window = 5, min_calls = 6)
+            ),
             ["`min_calls` (6) cannot exceed `window` (5)"]
         );
         assert_eq!(
-            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, min_calls = 11)),
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, min_calls = 11)
+            ),
             ["`min_calls` (11) cannot exceed `window` (10, the default)"]
         );
         assert_eq!(
-            check(Kind::CircuitBreaker, quote!(failure_rate = 0.5, window = 0, min_calls = 6)),
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, window = 0, min_calls = 6)
+            ),
             ["`window` must be at least 1"]
         );
     }
@@ -313,6 +385,9 @@ mod tests {
         let message = "`wait` only applies with `queue`: without a queue, calls over `max` are \
                        rejected at once";
         assert_eq!(check(Kind::Bulkhead, quote!(wait = 5s)), [message]);
-        assert_eq!(check(Kind::Bulkhead, quote!(queue = 0, wait = 5s)), [message]);
+        assert_eq!(
+            check(Kind::Bulkhead, quote!(queue = 0, wait = 5s)),
+            [message]
+        );
     }
 }

@@ -10,7 +10,8 @@ pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 pub use crate::error::Error;
 pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetryStep};
 
-use crate::registry::{Registered, registry};
+pub use crate::registry::Registered;
+use crate::registry::{Tabled, registry};
 
 /// An attempt's error: the body's own, or an inner policy's rejection.
 /// Keeping them apart lets a retry tell "the dependency failed" from "we
@@ -26,8 +27,9 @@ pub enum Failure<E> {
 /// A `static` per policy per annotated function: registers the policy on
 /// first use, then hands out a plain reference with one atomic load.
 #[allow(private_bounds)]
-pub struct Site<P: Registered> {
+pub struct Site<P: Tabled> {
     name: &'static str,
+    shared: bool,
     config: P::Config,
     policy: OnceLock<Arc<P>>,
 }
@@ -40,11 +42,27 @@ pub type BulkheadSite = Site<Bulkhead>;
 pub type RetrySite = Site<RetryPolicy>;
 
 #[allow(private_bounds, private_interfaces)]
-impl<P: Registered> Site<P> {
-    /// A site that registers `name` with `config` when first used.
+impl<P: Tabled> Site<P> {
+    /// A site of the policy named `name`, shared with every other site that
+    /// names it; registered with `config` when first used.
     pub const fn new(name: &'static str, config: P::Config) -> Self {
         Self {
             name,
+            shared: true,
+            config,
+            policy: OnceLock::new(),
+        }
+    }
+
+    /// A site with a policy of its own, registered under `default_name`
+    /// (the function's path), or `default_name#2`, `#3`, ... when another
+    /// function of the same path already has one (an inner `fn` of the
+    /// same name in another function, a method of the same name on
+    /// another type).
+    pub const fn unnamed(default_name: &'static str, config: P::Config) -> Self {
+        Self {
+            name: default_name,
+            shared: false,
             config,
             policy: OnceLock::new(),
         }
@@ -62,11 +80,12 @@ impl<P: Registered> Site<P> {
     #[cold]
     fn init(&'static self) -> &'static P {
         self.policy
-            .get_or_init(|| registry().site::<P>(self.name, self.config))
+            .get_or_init(|| registry().site::<P>(self.name, self.config, self.shared))
     }
 }
 
-impl<P: Registered> fmt::Debug for Site<P> {
+#[allow(private_bounds)]
+impl<P: Tabled> fmt::Debug for Site<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Site").field("name", &self.name).finish()
     }

@@ -69,13 +69,23 @@ pub struct Snapshot {
     pub retries: Vec<RetrySnapshot>,
 }
 
-/// A kind of policy the registry holds.
-pub(crate) trait Registered: Sized + Send + Sync + 'static {
+/// A kind of policy the registry holds. Public only so generated call sites
+/// can name `P::Config`; sealed by `Tabled`, which only this crate implements.
+#[doc(hidden)]
+pub trait Registered: Sized + Send + Sync + 'static {
+    /// The kind, for messages and look-ups.
     const KIND: PolicyKind;
+    /// The settings type.
     type Config: PartialEq + fmt::Debug + Copy + Default + Send + Sync + 'static;
 
+    /// A policy with these settings, or what is wrong with them.
     fn build(name: PolicyName, config: Self::Config) -> Result<Self, ConfigError>;
+    /// The settings in force.
     fn config_of(&self) -> &Self::Config;
+}
+
+/// Where the registry keeps each kind.
+pub(crate) trait Tabled: Registered {
     fn table(registry: &Registry) -> &Table<Self>;
 }
 
@@ -92,7 +102,9 @@ macro_rules! registered {
             fn config_of(&self) -> &$config {
                 self.config()
             }
+        }
 
+        impl Tabled for $policy {
             fn table(registry: &Registry) -> &Table<Self> {
                 &registry.$field
             }
@@ -111,7 +123,7 @@ registered!(RetryPolicy, RetryConfig, Retry, retries);
 
 pub(crate) struct Table<P>(RwLock<BTreeMap<PolicyName, Arc<P>>>);
 
-impl<P: Registered> Table<P> {
+impl<P: Tabled> Table<P> {
     const fn new() -> Self {
         Self(RwLock::new(BTreeMap::new()))
     }
@@ -147,6 +159,21 @@ impl<P: Registered> Table<P> {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let entry = map.entry(name.clone()).or_insert(policy);
         Ok(check_same(entry, &name, &config))
+    }
+
+    /// Registers a new policy under `name`, or under the first free
+    /// `name#N` if it is taken.
+    fn register_unique(&self, name: &'static str, config: P::Config) -> Result<Arc<P>, ConfigError> {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let mut candidate = PolicyName::from_static(name);
+        let mut suffix = 1;
+        while map.contains_key(&candidate) {
+            suffix += 1;
+            candidate = PolicyName::from(format!("{name}#{suffix}"));
+        }
+        let policy = Arc::new(P::build(candidate.clone(), config)?);
+        map.insert(candidate, Arc::clone(&policy));
+        Ok(policy)
     }
 
     fn all(&self) -> Vec<Arc<P>> {
@@ -236,7 +263,7 @@ impl Registry {
         self.register(name.into(), config)
     }
 
-    fn register<P: Registered>(
+    fn register<P: Tabled>(
         &self,
         name: PolicyName,
         config: P::Config,
@@ -249,9 +276,19 @@ impl Registry {
     /// For generated call sites: never fails. A conflicting declaration
     /// shares the policy registered first, and the conflict is logged and
     /// kept for [`conflicts`](Self::conflicts).
-    pub(crate) fn site<P: Registered>(&self, name: &'static str, config: P::Config) -> Arc<P> {
+    pub(crate) fn site<P: Tabled>(
+        &self,
+        name: &'static str,
+        config: P::Config,
+        shared: bool,
+    ) -> Arc<P> {
+        let registered = if shared {
+            P::table(self).get_or_register(PolicyName::from_static(name), config)
+        } else {
+            P::table(self).register_unique(name, config).map(Ok)
+        };
         let name = PolicyName::from_static(name);
-        match P::table(self).get_or_register(name.clone(), config) {
+        match registered {
             Ok(Ok(policy)) => policy,
             Ok(Err((policy, conflict))) => {
                 tracing::error!(target: "resil", %conflict, "conflicting policy declarations");

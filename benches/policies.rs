@@ -1,0 +1,390 @@
+//! Single-thread cost of each policy around a trivial `async fn`, bare and
+//! protected, resil against its peers, in one run:
+//!
+//! - `breaker`: a closed circuit breaker (resil, recloser, failsafe,
+//!   tower-resilience);
+//! - `bulkhead`: a bulkhead with free capacity (resil,
+//!   `tokio::sync::Semaphore`, tower's `ConcurrencyLimit`);
+//! - `retry`: a retry whose first attempt succeeds (resil, backon, tower's
+//!   `Retry`, tokio-retry2, tryhard);
+//! - `stack`: retry + circuit breaker + bulkhead, hand-expanded exactly as
+//!   the macros generate it and through the macros themselves;
+//! - `open`: how fast an open breaker rejects a call.
+//!
+//! resil's variants go through the same `static` call sites
+//! (`resil::__private::*Site`) and calls (`call_site`, `lift`, `finish`,
+//! `RetryRun::next`) that `#[retry]`, `#[circuit_breaker]` and `#[bulkhead]`
+//! expand to. Every variant is polled by the same no-op-waker executor.
+//!
+//! Before the benches run, this binary prints each policy's memory
+//! footprint (`resil-footprint:` lines), which `scripts/bench-table.sh`
+//! adds to its table.
+
+#[allow(dead_code)]
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::Criterion;
+use failsafe::futures::CircuitBreaker as _;
+use resil::__private::{
+    BulkheadSite, CircuitBreakerSite, RetrySite, RetryStep, always, finish, lift, never,
+};
+use resil::{BulkheadConfig, CircuitBreakerConfig, CircuitState, RetryConfig};
+use tower::{Layer as _, Service as _, ServiceExt as _};
+
+use common::{BenchError, block_on, fail, work};
+
+static BREAKER: CircuitBreakerSite =
+    CircuitBreakerSite::new("bench-breaker", CircuitBreakerConfig::DEFAULT);
+static BREAKER_WINDOW: CircuitBreakerSite = CircuitBreakerSite::new(
+    "bench-breaker-window",
+    CircuitBreakerConfig::DEFAULT.failure_rate(0.5).window(100),
+);
+static BULKHEAD: BulkheadSite = BulkheadSite::new("bench-bulkhead", BulkheadConfig::DEFAULT);
+static RETRY: RetrySite = RetrySite::new("bench-retry", RetryConfig::DEFAULT.max_attempts(3));
+static OPEN: CircuitBreakerSite = CircuitBreakerSite::new(
+    "bench-open",
+    CircuitBreakerConfig::DEFAULT
+        .threshold(1)
+        .timeout(Duration::from_secs(3600)),
+);
+
+// The full stack, hand-expanded as the macros generate it.
+static STACK_RETRY: RetrySite =
+    RetrySite::new("bench-stack", RetryConfig::DEFAULT.max_attempts(3));
+static STACK_BREAKER: CircuitBreakerSite =
+    CircuitBreakerSite::new("bench-stack", CircuitBreakerConfig::DEFAULT);
+static STACK_BULKHEAD: BulkheadSite = BulkheadSite::new("bench-stack", BulkheadConfig::DEFAULT);
+
+async fn stack_by_hand(input: u64) -> Result<u64, BenchError> {
+    let result = {
+        let mut run = STACK_RETRY.get().start();
+        loop {
+            let attempt = STACK_BREAKER
+                .get()
+                .call_site(STACK_BULKHEAD.get().call_site(lift(work(input))), never)
+                .await;
+            match run.next(attempt, always, |e| resil::__private::describe!(e)) {
+                RetryStep::Done(result) => break result,
+                RetryStep::Retry(delay) => resil::__private::sleep(delay).await,
+            }
+        }
+    };
+    finish(result)
+}
+
+// The same stack through the macros.
+#[resil::retry(name = "bench-macro-stack", max = 3)]
+#[resil::circuit_breaker(name = "bench-macro-stack")]
+#[resil::bulkhead(name = "bench-macro-stack")]
+async fn stack_by_macros(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+fn breaker(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breaker");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(async { finish(BREAKER.get().call_site(lift(work(black_box(1))), never).await) }))
+    });
+    group.bench_function("resil-permit", |b| {
+        let breaker = BREAKER.get();
+        b.iter(|| {
+            block_on(async {
+                let permit = breaker.try_acquire()?;
+                let result = work(black_box(1)).await;
+                permit.success();
+                result
+            })
+        })
+    });
+    group.bench_function("resil-window100", |b| {
+        b.iter(|| {
+            block_on(async {
+                finish(
+                    BREAKER_WINDOW
+                        .get()
+                        .call_site(lift(work(black_box(1))), never)
+                        .await,
+                )
+            })
+        })
+    });
+
+    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    group.bench_function("recloser", |b| {
+        b.iter(|| block_on(recloser.call(work(black_box(1)))))
+    });
+
+    let failsafe = failsafe::Config::new().build();
+    group.bench_function("failsafe", |b| {
+        b.iter(|| block_on(failsafe.call(work(black_box(1)))))
+    });
+
+    let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .build()
+        .expect("default tower-resilience breaker");
+    let mut service = layer.layer(tower::service_fn(work));
+    group.bench_function("tower-resilience", |b| {
+        b.iter(|| {
+            block_on(async {
+                service
+                    .ready()
+                    .await
+                    .expect("closed breaker is ready")
+                    .call(black_box(1))
+                    .await
+            })
+        })
+    });
+    group.finish();
+}
+
+fn bulkhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bulkhead");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(async { finish(BULKHEAD.get().call_site(lift(work(black_box(1)))).await) }))
+    });
+    group.bench_function("resil-permit", |b| {
+        let bulkhead = BULKHEAD.get();
+        b.iter(|| {
+            block_on(async {
+                let _slot = bulkhead.try_acquire()?;
+                work(black_box(1)).await
+            })
+        })
+    });
+
+    let semaphore = tokio::sync::Semaphore::new(10);
+    group.bench_function("tokio-semaphore", |b| {
+        b.iter(|| {
+            block_on(async {
+                let _permit = semaphore.acquire().await.expect("never closed");
+                work(black_box(1)).await
+            })
+        })
+    });
+
+    let mut limit = tower::limit::ConcurrencyLimit::new(tower::service_fn(work), 10);
+    group.bench_function("tower-concurrency-limit", |b| {
+        b.iter(|| {
+            block_on(async {
+                limit
+                    .ready()
+                    .await
+                    .expect("free capacity")
+                    .call(black_box(1))
+                    .await
+            })
+        })
+    });
+    group.finish();
+}
+
+/// tower's `Retry` policy: up to `0` more attempts, no backoff needed since
+/// nothing fails.
+#[derive(Clone)]
+struct Attempts(usize);
+
+impl<Req: Clone, Res, E> tower::retry::Policy<Req, Res, E> for Attempts {
+    type Future = std::future::Ready<()>;
+
+    fn retry(&mut self, _: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
+        match result {
+            Ok(_) => None,
+            Err(_) if self.0 > 0 => {
+                self.0 -= 1;
+                Some(std::future::ready(()))
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        Some(req.clone())
+    }
+}
+
+fn retry(c: &mut Criterion) {
+    let mut group = c.benchmark_group("retry");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+
+    group.bench_function("resil", |b| {
+        b.iter(|| {
+            block_on(async {
+                let result = {
+                    let mut run = RETRY.get().start();
+                    loop {
+                        let attempt = lift(work(black_box(1))).await;
+                        match run.next(attempt, always, |e| resil::__private::describe!(e)) {
+                            RetryStep::Done(result) => break result,
+                            RetryStep::Retry(delay) => resil::__private::sleep(delay).await,
+                        }
+                    }
+                };
+                finish(result)
+            })
+        })
+    });
+
+    group.bench_function("backon", |b| {
+        use backon::Retryable as _;
+        b.iter(|| {
+            block_on(
+                (|| work(black_box(1)))
+                    .retry(backon::ExponentialBuilder::default().with_max_times(2)),
+            )
+        })
+    });
+
+    let mut service = tower::retry::Retry::new(Attempts(2), tower::service_fn(work));
+    group.bench_function("tower-retry", |b| {
+        b.iter(|| {
+            block_on(async {
+                service
+                    .ready()
+                    .await
+                    .expect("always ready")
+                    .call(black_box(1))
+                    .await
+            })
+        })
+    });
+
+    group.bench_function("tokio-retry2", |b| {
+        use tokio_retry2::strategy::ExponentialBackoff;
+        use tokio_retry2::{Retry, RetryError};
+        b.iter(|| {
+            block_on(Retry::spawn(
+                ExponentialBackoff::from_millis(100).take(2),
+                || async { work(black_box(1)).await.map_err(RetryError::transient) },
+            ))
+        })
+    });
+
+    group.bench_function("tryhard", |b| {
+        b.iter(|| block_on(tryhard::retry_fn(|| work(black_box(1))).retries(2)))
+    });
+    group.finish();
+}
+
+fn stack(c: &mut Criterion) {
+    let mut group = c.benchmark_group("stack");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(stack_by_hand(black_box(1))))
+    });
+    group.bench_function("resil-macros", |b| {
+        b.iter(|| block_on(stack_by_macros(black_box(1))))
+    });
+
+    // The same three policies composed from peers: backon around recloser
+    // around a semaphore.
+    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    let semaphore = tokio::sync::Semaphore::new(10);
+    group.bench_function("backon+recloser+semaphore", |b| {
+        use backon::Retryable as _;
+        b.iter(|| {
+            block_on(
+                (|| {
+                    recloser.call(async {
+                        let _permit = semaphore.acquire().await.expect("never closed");
+                        work(black_box(1)).await
+                    })
+                })
+                .retry(backon::ExponentialBuilder::default().with_max_times(2)),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn open(c: &mut Criterion) {
+    let mut group = c.benchmark_group("open");
+
+    let breaker = OPEN.get();
+    let _ = block_on(breaker.call_site(lift(fail(0)), never));
+    assert_eq!(breaker.state(), CircuitState::Open);
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) }))
+    });
+    group.bench_function("resil-try-acquire", |b| {
+        b.iter(|| black_box(breaker.try_acquire()).is_err())
+    });
+
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(1)
+            .open_wait(Duration::from_secs(3600))
+            .build(),
+    );
+    for _ in 0..2 {
+        let _ = block_on(recloser.call(fail(0)));
+    }
+    assert!(matches!(
+        block_on(recloser.call(work(1))),
+        Err(recloser::Error::Rejected)
+    ));
+    group.bench_function("recloser", |b| {
+        b.iter(|| block_on(recloser.call(work(black_box(1)))))
+    });
+
+    let failsafe = failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            1,
+            failsafe::backoff::constant(Duration::from_secs(3600)),
+        ))
+        .build();
+    let _ = block_on(failsafe.call(fail(0)));
+    assert!(matches!(
+        block_on(failsafe.call(work(1))),
+        Err(failsafe::Error::Rejected)
+    ));
+    group.bench_function("failsafe", |b| {
+        b.iter(|| block_on(failsafe.call(work(black_box(1)))))
+    });
+    group.finish();
+}
+
+/// Bytes each kind of policy occupies; the table script reads these lines.
+fn print_footprints() {
+    let window = resil::CircuitBreaker::new(
+        "footprint-window",
+        CircuitBreakerConfig::DEFAULT.failure_rate(0.5).window(100),
+    )
+    .expect("valid config");
+    let plain = resil::CircuitBreaker::new("footprint", CircuitBreakerConfig::DEFAULT)
+        .expect("valid config");
+    println!(
+        "resil-footprint: circuit breaker, 100-call window + failure_rate = {} bytes",
+        window.memory_footprint()
+    );
+    println!(
+        "resil-footprint: circuit breaker, consecutive failures only = {} bytes",
+        plain.memory_footprint()
+    );
+    println!(
+        "resil-footprint: bulkhead (no queued callers) = {} bytes",
+        std::mem::size_of::<resil::Bulkhead>()
+    );
+    println!(
+        "resil-footprint: retry policy = {} bytes",
+        std::mem::size_of::<resil::RetryPolicy>()
+    );
+}
+
+fn main() {
+    print_footprints();
+    let mut criterion = common::config();
+    breaker(&mut criterion);
+    bulkhead(&mut criterion);
+    retry(&mut criterion);
+    stack(&mut criterion);
+    open(&mut criterion);
+    criterion.final_summary();
+}

@@ -1,0 +1,554 @@
+//! Code generation: rewrites the body of a checked `async fn` into the stack
+//! of policies around it.
+//!
+//! Input, for `#[retry] #[circuit_breaker] #[bulkhead]`:
+//!
+//! ```text
+//! async fn f(client: &Client, req: Req) -> Result<T, E> { body }
+//! ```
+//!
+//! Output:
+//!
+//! ```text
+//! async fn f(client: &Client, req: Req) -> Result<T, E> {
+//!     static __RESIL_RETRY_0: RetrySite = RetrySite::new(name, RetryConfig::DEFAULT...);
+//!     static __RESIL_CIRCUIT_BREAKER_1: ...;
+//!     static __RESIL_BULKHEAD_2: ...;
+//!     let __resil_result = {
+//!         let mut __resil_run = __RESIL_RETRY_0.get().start();
+//!         loop {
+//!             let req = clone_arg(&req);
+//!             let __resil_attempt = __RESIL_CIRCUIT_BREAKER_1.get().call_site(
+//!                 __RESIL_BULKHEAD_2.get().call_site(lift(anchor::<Result<T, E>, _>(async { body }))),
+//!                 never,
+//!             ).await;
+//!             match __resil_run.next(__resil_attempt, always, |e| describe!(e)) {
+//!                 RetryStep::Done(r) => break r,
+//!                 RetryStep::Retry(delay) => sleep(delay).await,
+//!             }
+//!         }
+//!     };
+//!     finish(__resil_result)
+//! }
+//! ```
+//!
+//! The body stays a plain (not `move`) `async` block awaited in place, so it
+//! borrows the arguments: `&self`, `&mut self`, borrowed arguments, `?` and
+//! early `return` behave as in the original function.
+
+use std::time::Duration;
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{AttrStyle, FnArg, ItemFn, Pat, Path, ReturnType, Token, Type};
+
+use crate::args::{BulkheadArgs, CircuitBreakerArgs, Layer, RetryArgs, Value};
+
+pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
+    let shared_krate: Path = layers
+        .iter()
+        .find_map(|layer| layer.common().krate.clone())
+        .unwrap_or_else(|| syn::parse_quote!(::resil));
+    let krate = &shared_krate;
+    let fn_name = func.sig.ident.unraw().to_string();
+
+    let ReturnType::Type(_, ret) = &func.sig.output else {
+        unreachable!("checked by item::check")
+    };
+    let ret = ret.clone();
+    let ret_span = ret.span();
+
+    // Owned arguments are cloned at the start of every attempt; the original
+    // binding is then only borrowed, so its `mut` moves to the per-attempt copy.
+    let has_retry = layers.iter().any(|layer| matches!(layer, Layer::Retry(_)));
+    let clones = if has_retry {
+        owned_bindings(&mut func)
+            .into_iter()
+            .map(|(mutability, ident)| {
+                quote_spanned! {ident.span()=>
+                    let #mutability #ident = #krate::__private::clone_arg(&#ident);
+                }
+            })
+            .collect()
+    } else {
+        TokenStream::new()
+    };
+
+    let (outer_attrs, inner_attrs): (Vec<_>, Vec<_>) = func
+        .attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Outer));
+
+    let block = &func.block;
+    let body = if contains_impl_trait(&ret) {
+        // `impl Trait` cannot be named in the anchor's turbofish.
+        quote_spanned!(ret_span=> async #block)
+    } else {
+        quote_spanned!(ret_span=> #krate::__private::anchor::<#ret, _>(async #block))
+    };
+    let mut code = Code::Future(quote_spanned!(ret_span=> #krate::__private::lift(#body)));
+
+    let mut statics = TokenStream::new();
+    for (index, layer) in layers.iter().enumerate().rev() {
+        let layer_krate = layer.common().krate.as_ref().unwrap_or(krate);
+        let site = format_ident!("__RESIL_{}_{}", layer.kind().name().to_uppercase(), index);
+        let name = match &layer.common().name {
+            Some(name) => name.to_token_stream(),
+            None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        };
+        let private = quote!(#layer_krate::__private);
+        code = match layer {
+            Layer::Retry(args) => {
+                let config = retry_config(&private, args);
+                statics.extend(quote! {
+                    static #site: #private::RetrySite = #private::RetrySite::new(#name, #config);
+                });
+                let retry_if = match &args.retry_if {
+                    Some(path) => path.to_token_stream(),
+                    None => quote!(#private::always),
+                };
+                Code::Value(retry_loop(
+                    &private,
+                    &site,
+                    &retry_if,
+                    &clones,
+                    code.future(),
+                ))
+            }
+            Layer::CircuitBreaker(args) => {
+                let config = circuit_breaker_config(&private, args);
+                statics.extend(quote! {
+                    static #site: #private::CircuitBreakerSite =
+                        #private::CircuitBreakerSite::new(#name, #config);
+                });
+                let ignore = match &args.ignore {
+                    Some(path) => path.to_token_stream(),
+                    None => quote!(#private::never),
+                };
+                let inner = code.future();
+                Code::Future(quote!(#site.get().call_site(#inner, #ignore)))
+            }
+            Layer::Bulkhead(args) => {
+                let config = bulkhead_config(&private, args);
+                statics.extend(quote! {
+                    static #site: #private::BulkheadSite =
+                        #private::BulkheadSite::new(#name, #config);
+                });
+                let inner = code.future();
+                Code::Future(quote!(#site.get().call_site(#inner)))
+            }
+        };
+    }
+
+    let result = Ident::new("__resil_result", Span::call_site());
+    let value = code.value();
+    let vis = &func.vis;
+    let sig = &func.sig;
+    let finish = quote_spanned!(ret_span=> #krate::__private::finish(#result));
+    quote! {
+        #(#outer_attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #statics
+            let #result = #value;
+            #finish
+        }
+    }
+}
+
+/// An expression of type `Result<T, Failure<E>>`, or a future of one.
+enum Code {
+    Future(TokenStream),
+    Value(TokenStream),
+}
+
+impl Code {
+    fn future(self) -> TokenStream {
+        match self {
+            Code::Future(future) => future,
+            Code::Value(value) => quote!(async { #value }),
+        }
+    }
+
+    fn value(self) -> TokenStream {
+        match self {
+            Code::Future(future) => quote!(#future.await),
+            Code::Value(value) => value,
+        }
+    }
+}
+
+fn retry_loop(
+    private: &TokenStream,
+    site: &Ident,
+    retry_if: &TokenStream,
+    clones: &TokenStream,
+    attempt: TokenStream,
+) -> TokenStream {
+    quote! {
+        {
+            let mut __resil_run = #site.get().start();
+            loop {
+                #clones
+                let __resil_attempt = #attempt.await;
+                match __resil_run.next(
+                    __resil_attempt,
+                    #retry_if,
+                    |__resil_e| #private::describe!(__resil_e),
+                ) {
+                    #private::RetryStep::Done(__resil_r) => break __resil_r,
+                    #private::RetryStep::Retry(__resil_delay) => {
+                        #private::sleep(__resil_delay).await
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn retry_config(private: &TokenStream, args: &RetryArgs) -> TokenStream {
+    let mut config = quote!(#private::RetryConfig::DEFAULT);
+    setter(&mut config, "max_attempts", args.max, u32_lit);
+    setter(&mut config, "backoff", args.backoff, |backoff| {
+        let variant = Ident::new(backoff.variant(), Span::call_site());
+        quote!(#private::Backoff::#variant)
+    });
+    setter(&mut config, "initial", args.initial, duration);
+    setter(&mut config, "max_delay", args.max_delay, duration);
+    setter(&mut config, "multiplier", args.multiplier, f64_lit);
+    setter(&mut config, "jitter", args.jitter, |jitter| {
+        let variant = Ident::new(jitter.variant(), Span::call_site());
+        quote!(#private::Jitter::#variant)
+    });
+    setter(
+        &mut config,
+        "retry_rejections",
+        args.retry_rejections,
+        |b| quote!(#b),
+    );
+    config
+}
+
+fn circuit_breaker_config(private: &TokenStream, args: &CircuitBreakerArgs) -> TokenStream {
+    let mut config = quote!(#private::CircuitBreakerConfig::DEFAULT);
+    setter(&mut config, "threshold", args.threshold, u32_lit);
+    setter(&mut config, "failure_rate", args.failure_rate, f64_lit);
+    setter(&mut config, "window", args.window, u32_lit);
+    setter(&mut config, "min_calls", args.min_calls, u32_lit);
+    setter(&mut config, "timeout", args.timeout, duration);
+    setter(&mut config, "half_open_max", args.half_open_max, u32_lit);
+    setter(
+        &mut config,
+        "success_threshold",
+        args.success_threshold,
+        u32_lit,
+    );
+    config
+}
+
+fn bulkhead_config(private: &TokenStream, args: &BulkheadArgs) -> TokenStream {
+    let mut config = quote!(#private::BulkheadConfig::DEFAULT);
+    setter(&mut config, "max_concurrent", args.max, u32_lit);
+    setter(&mut config, "queue", args.queue, u32_lit);
+    setter(&mut config, "wait", args.wait, duration);
+    config
+}
+
+/// Appends `.method(value)` for a key that was given, spanned on the value.
+fn setter<T: Copy>(
+    config: &mut TokenStream,
+    method: &str,
+    value: Option<Value<T>>,
+    to_tokens: impl FnOnce(T) -> TokenStream,
+) {
+    if let Some(value) = value {
+        let method = Ident::new(method, value.span);
+        let tokens = to_tokens(value.value);
+        config.extend(quote_spanned!(value.span=> .#method(#tokens)));
+    }
+}
+
+fn u32_lit(n: u32) -> TokenStream {
+    Literal::u32_unsuffixed(n).into_token_stream()
+}
+
+fn f64_lit(n: f64) -> TokenStream {
+    Literal::f64_suffixed(n).into_token_stream()
+}
+
+fn duration(duration: Duration) -> TokenStream {
+    let nanos = u64::try_from(duration.as_nanos()).expect("parsed durations fit in u64");
+    let nanos = Literal::u64_unsuffixed(nanos);
+    quote!(::core::time::Duration::from_nanos(#nanos))
+}
+
+/// The bindings of owned arguments (not `self`, references or `impl Trait`),
+/// each with the `mut` taken off the signature's pattern.
+fn owned_bindings(func: &mut ItemFn) -> Vec<(Option<Token![mut]>, Ident)> {
+    let mut bindings = Vec::new();
+    for arg in &mut func.sig.inputs {
+        let FnArg::Typed(arg) = arg else { continue };
+        if matches!(peel(&arg.ty), Type::Reference(_) | Type::ImplTrait(_)) {
+            continue;
+        }
+        collect_bindings(&mut arg.pat, &mut bindings);
+    }
+    bindings
+}
+
+fn collect_bindings(pat: &mut Pat, out: &mut Vec<(Option<Token![mut]>, Ident)>) {
+    match pat {
+        Pat::Ident(pat) => {
+            // A `ref` binding borrows from the argument, which outlives the loop.
+            if pat.by_ref.is_none() {
+                out.push((pat.mutability.take(), pat.ident.clone()));
+            }
+            if let Some((_, subpat)) = &mut pat.subpat {
+                collect_bindings(subpat, out);
+            }
+        }
+        Pat::Tuple(pat) => pat.elems.iter_mut().for_each(|p| collect_bindings(p, out)),
+        Pat::TupleStruct(pat) => pat.elems.iter_mut().for_each(|p| collect_bindings(p, out)),
+        Pat::Slice(pat) => pat.elems.iter_mut().for_each(|p| collect_bindings(p, out)),
+        Pat::Struct(pat) => pat
+            .fields
+            .iter_mut()
+            .for_each(|field| collect_bindings(&mut field.pat, out)),
+        Pat::Reference(pat) => collect_bindings(&mut pat.pat, out),
+        Pat::Paren(pat) => collect_bindings(&mut pat.pat, out),
+        Pat::Type(pat) => collect_bindings(&mut pat.pat, out),
+        _ => {}
+    }
+}
+
+fn peel(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => peel(&group.elem),
+        Type::Paren(paren) => peel(&paren.elem),
+        _ => ty,
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Kind;
+    use crate::errors::Errors;
+
+    fn expand_str(stack: &[(Kind, TokenStream)], func: TokenStream) -> String {
+        let mut errors = Errors::default();
+        let layers: Vec<_> = stack
+            .iter()
+            .map(|(kind, args)| Layer::parse(*kind, args.clone(), &mut errors))
+            .collect();
+        assert!(errors.is_empty());
+        let func: ItemFn = syn::parse2(func).unwrap();
+        let out = expand(func, &layers);
+        // The output must be a valid function.
+        syn::parse2::<ItemFn>(out.clone()).unwrap();
+        out.to_string()
+    }
+
+    #[test]
+    fn full_stack() {
+        let out = expand_str(
+            &[
+                (
+                    Kind::Retry,
+                    quote!(
+                        max = 3,
+                        backoff = exponential,
+                        initial = 100ms,
+                        jitter = full
+                    ),
+                ),
+                (
+                    Kind::CircuitBreaker,
+                    quote!(name = "osteon", threshold = 5, timeout = 60s),
+                ),
+                (
+                    Kind::Bulkhead,
+                    quote!(name = "osteon", max = 10, queue = 5, wait = 5s),
+                ),
+            ],
+            quote! {
+                async fn outline(client: &Client, req: OutlineRequest) -> Result<Outline, OsteonError> {
+                    client.outline(req).await
+                }
+            },
+        );
+        for expected in [
+            "static __RESIL_RETRY_0 : :: resil :: __private :: RetrySite = :: resil :: __private :: RetrySite :: new (:: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\") , :: resil :: __private :: RetryConfig :: DEFAULT . max_attempts (3) . backoff (:: resil :: __private :: Backoff :: Exponential) . initial (:: core :: time :: Duration :: from_nanos (100000000)) . jitter (:: resil :: __private :: Jitter :: Full)) ;",
+            "static __RESIL_CIRCUIT_BREAKER_1 : :: resil :: __private :: CircuitBreakerSite = :: resil :: __private :: CircuitBreakerSite :: new (\"osteon\" , :: resil :: __private :: CircuitBreakerConfig :: DEFAULT . threshold (5) . timeout (:: core :: time :: Duration :: from_nanos (60000000000))) ;",
+            "static __RESIL_BULKHEAD_2 : :: resil :: __private :: BulkheadSite = :: resil :: __private :: BulkheadSite :: new (\"osteon\" , :: resil :: __private :: BulkheadConfig :: DEFAULT . max_concurrent (10) . queue (5) . wait (:: core :: time :: Duration :: from_nanos (5000000000))) ;",
+            "let req = :: resil :: __private :: clone_arg (& req) ;",
+            "__RESIL_CIRCUIT_BREAKER_1 . get () . call_site (__RESIL_BULKHEAD_2 . get () . call_site (:: resil :: __private :: lift (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) , :: resil :: __private :: never) . await",
+            ":: resil :: __private :: always",
+            ":: resil :: __private :: finish (__resil_result)",
+        ] {
+            assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
+        }
+        assert!(!out.contains("clone_arg (& client)"), "{out}");
+    }
+
+    #[test]
+    fn no_retry_no_loop_no_clones() {
+        let out = expand_str(
+            &[(Kind::Bulkhead, quote!())],
+            quote!(
+                async fn f(req: Req) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(!out.contains("loop"), "{out}");
+        assert!(!out.contains("clone_arg"), "{out}");
+        assert!(
+            out.contains("let __resil_result = __RESIL_BULKHEAD_0 . get () . call_site"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn clones_owned_bindings_only() {
+        let out = expand_str(
+            &[(Kind::Retry, quote!())],
+            quote! {
+                async fn f(
+                    &mut self,
+                    a: &str,
+                    mut b: String,
+                    (c, ref d): (u8, u8),
+                    Wrapper { inner: mut e }: Wrapper,
+                    f: impl Fn(),
+                    _: u8,
+                ) -> Result<(), E> { Ok(()) }
+            },
+        );
+        for expected in [
+            "let mut b = :: resil :: __private :: clone_arg (& b)",
+            "let c = :: resil :: __private :: clone_arg (& c)",
+            "let mut e = :: resil :: __private :: clone_arg (& e)",
+            // `mut` moved off the signature.
+            "(& mut self , a : & str , b : String , (c , ref d) : (u8 , u8) , Wrapper { inner : e } : Wrapper",
+        ] {
+            assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
+        }
+        for unexpected in ["(& a)", "(& d)", "(& f)", "(& self)", "(& _)"] {
+            assert!(
+                !out.contains(unexpected),
+                "unexpected {unexpected} in\n{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_name_and_crate_override() {
+        let out = expand_str(
+            &[
+                (Kind::CircuitBreaker, quote!(crate = "::renamed")),
+                (Kind::Bulkhead, quote!()),
+            ],
+            quote!(
+                pub(crate) async fn r#get() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(out.contains("\"::\" , \"get\""), "{out}");
+        assert!(!out.contains(":: resil ::"), "{out}");
+        assert!(
+            out.contains(":: renamed :: __private :: BulkheadSite"),
+            "{out}"
+        );
+        assert!(out.starts_with("pub (crate) async fn r#get"), "{out}");
+    }
+
+    #[test]
+    fn impl_trait_return_skips_anchor() {
+        let out = expand_str(
+            &[(Kind::Retry, quote!())],
+            quote!(
+                async fn f() -> Result<impl Sized, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(!out.contains("anchor"), "{out}");
+        assert!(out.contains("lift (async { Ok (1) })"), "{out}");
+    }
+
+    #[test]
+    fn nested_retries_and_inner_attrs() {
+        let out = expand_str(
+            &[
+                (Kind::CircuitBreaker, quote!()),
+                (Kind::Retry, quote!(retry_if = is_transient)),
+                (Kind::Retry, quote!(max = 2)),
+            ],
+            quote!(
+                #[doc = "x"]
+                async fn f(x: u8) -> Result<(), E> {
+                    #![allow(unused)]
+                    Ok(())
+                }
+            ),
+        );
+        assert!(
+            out.starts_with("# [doc = \"x\"] async fn f (x : u8)"),
+            "{out}"
+        );
+        assert!(out.contains("{ # ! [allow (unused)] static"), "{out}");
+        assert!(out.contains("__RESIL_RETRY_1"), "{out}");
+        assert!(out.contains("__RESIL_RETRY_2"), "{out}");
+        assert!(
+            out.contains(
+                "let __resil_result = __RESIL_CIRCUIT_BREAKER_0 . get () . call_site (async {"
+            ),
+            "{out}"
+        );
+        assert!(out.contains(", is_transient ,"), "{out}");
+        assert_eq!(out.matches("loop").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn multiplier_and_rates_are_f64() {
+        let out = expand_str(
+            &[
+                (Kind::Retry, quote!(multiplier = 3, retry_rejections = true)),
+                (
+                    Kind::CircuitBreaker,
+                    quote!(failure_rate = 0.5, window = 20, min_calls = 4),
+                ),
+            ],
+            quote!(
+                async fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        assert!(
+            out.contains(". multiplier (3f64) . retry_rejections (true)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(". failure_rate (0.5f64) . window (20) . min_calls (4)"),
+            "{out}"
+        );
+    }
+}

@@ -1,0 +1,317 @@
+//! Circuit breaker rules: thresholds, rate window, open/half-open timing,
+//! trial limits, ignored errors, panics and cancellation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use resil::{CircuitState, circuit_breaker, registry};
+use tokio::sync::Semaphore;
+use tokio::time::advance;
+
+use crate::{Calls, Outcome, TestError, is_validation, settle};
+
+fn state(name: &str) -> CircuitState {
+    registry().circuit_breaker(name).unwrap().state()
+}
+
+fn is_open_rejection(result: &Result<u32, TestError>, name: &str) -> bool {
+    matches!(result, Err(TestError::Resil(resil::Error::CircuitOpen { policy, .. })) if policy == name)
+}
+
+#[tokio::test(start_paused = true)]
+async fn opens_after_threshold_consecutive_failures_and_rejects_without_running() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-threshold", threshold = 3, timeout = 10s)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(CALLS.hit())
+    }
+
+    for _ in 0..2 {
+        assert!(call(Outcome::Fail).await.is_err());
+    }
+    assert_eq!(state("cb-threshold"), CircuitState::Closed);
+    assert_eq!(call(Outcome::Fail).await, Err(TestError::Upstream(3)));
+    assert_eq!(state("cb-threshold"), CircuitState::Open);
+
+    let rejected = call(Outcome::Ok).await;
+    assert!(is_open_rejection(&rejected, "cb-threshold"), "{rejected:?}");
+    assert_eq!(CALLS.get(), 3, "an open breaker must not run the body");
+    match rejected {
+        Err(TestError::Resil(error)) => {
+            assert_eq!(error.retry_after(), Some(Duration::from_secs(10)));
+            assert_eq!(error.http_status(), 503);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_success_breaks_the_failure_streak() {
+    #[circuit_breaker(name = "cb-streak", threshold = 3)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    for outcome in [Outcome::Fail, Outcome::Fail, Outcome::Ok, Outcome::Fail, Outcome::Fail] {
+        let _ = call(outcome).await;
+    }
+    assert_eq!(state("cb-streak"), CircuitState::Closed);
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-streak"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stays_open_until_the_timeout_then_lets_a_trial_through() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-timeout", threshold = 1, timeout = 10s)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(CALLS.hit())
+    }
+
+    let _ = call(Outcome::Fail).await;
+    advance(Duration::from_millis(4_000)).await;
+    match call(Outcome::Ok).await {
+        Err(TestError::Resil(error)) => {
+            assert_eq!(error.retry_after(), Some(Duration::from_secs(6)))
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    advance(Duration::from_millis(5_999)).await;
+    assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-timeout"));
+    advance(Duration::from_millis(1)).await;
+    assert_eq!(call(Outcome::Ok).await, Ok(2));
+    assert_eq!(state("cb-timeout"), CircuitState::HalfOpen);
+}
+
+#[tokio::test(start_paused = true)]
+async fn success_threshold_trial_successes_close_it() {
+    #[circuit_breaker(name = "cb-close", threshold = 1, timeout = 1s, success_threshold = 3)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    let _ = call(Outcome::Fail).await;
+    advance(Duration::from_secs(1)).await;
+    for _ in 0..2 {
+        assert!(call(Outcome::Ok).await.is_ok());
+        assert_eq!(state("cb-close"), CircuitState::HalfOpen);
+    }
+    assert!(call(Outcome::Ok).await.is_ok());
+    assert_eq!(state("cb-close"), CircuitState::Closed);
+    // Closed again with a fresh streak: it takes `threshold` failures to open.
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-close"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_trial_reopens_and_restarts_the_timer() {
+    #[circuit_breaker(name = "cb-reopen", threshold = 1, timeout = 10s)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    let _ = call(Outcome::Fail).await;
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(call(Outcome::Fail).await, Err(TestError::Upstream(0)));
+    assert_eq!(state("cb-reopen"), CircuitState::Open);
+    advance(Duration::from_millis(9_999)).await;
+    assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-reopen"));
+    advance(Duration::from_millis(1)).await;
+    assert!(call(Outcome::Ok).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_lets_only_half_open_max_trials_run_at_once() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-trials", threshold = 1, timeout = 1s, half_open_max = 2)]
+    async fn call(gate: Arc<Semaphore>, outcome: Outcome) -> Result<u32, TestError> {
+        let n = CALLS.hit();
+        gate.acquire().await.unwrap().forget();
+        outcome.into_result(n)
+    }
+
+    let gate = Arc::new(Semaphore::new(1));
+    let _ = call(gate.clone(), Outcome::Fail).await;
+    advance(Duration::from_secs(1)).await;
+
+    let gate = Arc::new(Semaphore::new(0));
+    let trials: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(call(gate.clone(), Outcome::Ok)))
+        .collect();
+    settle().await;
+    assert_eq!(CALLS.get(), 3, "both trials must be running");
+    assert!(is_open_rejection(&call(gate.clone(), Outcome::Ok).await, "cb-trials"));
+    assert_eq!(CALLS.get(), 3);
+    gate.add_permits(2);
+    for trial in trials {
+        assert!(trial.await.unwrap().is_ok());
+    }
+    assert_eq!(state("cb-trials"), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_rate_over_the_window_opens_once_min_calls_were_seen() {
+    #[circuit_breaker(name = "cb-rate", threshold = 100, failure_rate = 0.5, window = 4, min_calls = 4)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    // Three failures in three calls: 100%, but fewer than `min_calls`.
+    for _ in 0..3 {
+        let _ = call(Outcome::Fail).await;
+    }
+    assert_eq!(state("cb-rate"), CircuitState::Closed);
+    // Fourth call succeeds: 3 of 4 failed, but a success never opens.
+    let _ = call(Outcome::Ok).await;
+    assert_eq!(state("cb-rate"), CircuitState::Closed);
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-rate"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rate_window_forgets_calls_older_than_its_size() {
+    #[circuit_breaker(name = "cb-slide", threshold = 100, failure_rate = 0.5, window = 4)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    use Outcome::{Fail, Ok};
+    // Window after each call (newest last): the rate stays below 50% while
+    // old failures slide out.
+    for outcome in [Fail, Ok, Ok, Ok, Ok, Ok, Fail, Ok, Ok] {
+        let _ = call(outcome).await;
+        assert_eq!(state("cb-slide"), CircuitState::Closed);
+    }
+    // [Fail, Ok, Ok, Fail] = 50%.
+    let _ = call(Fail).await;
+    assert_eq!(state("cb-slide"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ignored_errors_do_not_count_as_failures() {
+    #[circuit_breaker(name = "cb-ignore", threshold = 2, ignore = crate::is_validation)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    for _ in 0..5 {
+        assert_eq!(call(Outcome::Invalid).await, Err(TestError::Validation));
+    }
+    assert_eq!(state("cb-ignore"), CircuitState::Closed);
+    let snapshot = registry().circuit_breaker("cb-ignore").unwrap().snapshot();
+    assert_eq!((snapshot.ignored, snapshot.failures), (5, 0));
+    let _ = call(Outcome::Fail).await;
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-ignore"), CircuitState::Open);
+    assert!(is_validation(&TestError::Validation));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_body_counts_as_a_failure_and_the_panic_propagates() {
+    #[circuit_breaker(name = "cb-panic", threshold = 2)]
+    async fn call(panic: bool) -> Result<u32, TestError> {
+        if panic {
+            panic!("body exploded");
+        }
+        Ok(1)
+    }
+
+    for _ in 0..2 {
+        let joined = tokio::spawn(call(true)).await;
+        let payload = joined.unwrap_err().into_panic();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"body exploded"));
+    }
+    assert_eq!(state("cb-panic"), CircuitState::Open);
+    assert_eq!(registry().circuit_breaker("cb-panic").unwrap().snapshot().failures, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_trial_gives_its_slot_back() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-drop", threshold = 1, timeout = 1s)]
+    async fn call(gate: Arc<Semaphore>, outcome: Outcome) -> Result<u32, TestError> {
+        let n = CALLS.hit();
+        gate.acquire().await.unwrap().forget();
+        outcome.into_result(n)
+    }
+
+    let open_gate = Arc::new(Semaphore::new(100));
+    let _ = call(open_gate.clone(), Outcome::Fail).await;
+    advance(Duration::from_secs(1)).await;
+
+    // The one trial hangs; the caller gives up on it.
+    let hung = Arc::new(Semaphore::new(0));
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), call(hung, Outcome::Ok)).await;
+    assert!(timed_out.is_err());
+    assert_eq!(state("cb-drop"), CircuitState::HalfOpen);
+    // The slot is free again: the next call is the trial, and it runs.
+    assert_eq!(call(open_gate, Outcome::Ok).await, Ok(3));
+    let snapshot = registry().circuit_breaker("cb-drop").unwrap().snapshot();
+    assert_eq!(snapshot.failures, 1, "a cancelled call is not a failure");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_result_from_before_the_breaker_opened_does_not_close_it() {
+    #[circuit_breaker(name = "cb-late", threshold = 1, timeout = 1s, success_threshold = 1)]
+    async fn call(gate: Arc<Semaphore>, outcome: Outcome) -> Result<u32, TestError> {
+        gate.acquire().await.unwrap().forget();
+        outcome.into_result(0)
+    }
+
+    let slow_gate = Arc::new(Semaphore::new(0));
+    let slow = tokio::spawn(call(slow_gate.clone(), Outcome::Ok));
+    settle().await;
+    let _ = call(Arc::new(Semaphore::new(1)), Outcome::Fail).await;
+    assert_eq!(state("cb-late"), CircuitState::Open);
+    slow_gate.add_permits(1);
+    assert!(slow.await.unwrap().is_ok());
+    assert_eq!(state("cb-late"), CircuitState::Open, "only trials may close it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn force_open_force_closed_and_reset() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-force", threshold = 1)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(CALLS.hit())
+    }
+
+    registry().force_open("cb-force").unwrap_err(); // not registered before its first call
+    let _ = call(Outcome::Ok).await;
+    registry().force_open("cb-force").unwrap();
+    assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-force"));
+    advance(Duration::from_secs(3600)).await;
+    assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-force"), "forced open ignores the timeout");
+
+    registry().force_closed("cb-force").unwrap();
+    for _ in 0..5 {
+        let _ = call(Outcome::Fail).await;
+    }
+    assert_eq!(state("cb-force"), CircuitState::ForcedClosed);
+
+    registry().reset(resil::PolicyKind::CircuitBreaker, "cb-force").unwrap();
+    assert_eq!(state("cb-force"), CircuitState::Closed);
+    assert_eq!(registry().circuit_breaker("cb-force").unwrap().snapshot().calls, 0);
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-force"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_counts_every_outcome() {
+    #[circuit_breaker(name = "cb-counts", threshold = 3, ignore = crate::is_validation)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    use Outcome::{Fail, Invalid, Ok};
+    for outcome in [Ok, Ok, Invalid, Fail, Fail, Fail, Ok] {
+        let _ = call(outcome).await;
+    }
+    let s = registry().circuit_breaker("cb-counts").unwrap().snapshot();
+    assert_eq!(
+        (s.successes, s.ignored, s.failures, s.rejected, s.calls),
+        (2, 1, 3, 1, 7)
+    );
+    assert_eq!(s.state, CircuitState::Open);
+    assert_eq!(s.half_open_in_ms, Some(60_000));
+}

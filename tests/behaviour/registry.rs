@@ -1,0 +1,156 @@
+//! Named, shared state: one policy per name, default names, conflicting
+//! declarations, look-ups, the JSON snapshot and events.
+
+use resil::{CircuitState, PolicyKind, bulkhead, circuit_breaker, registry, retry};
+
+use crate::{Outcome, TestError};
+
+#[circuit_breaker(name = "shared-backend", threshold = 2)]
+async fn read_path(outcome: Outcome) -> Result<u32, TestError> {
+    outcome.into_result(1)
+}
+
+#[circuit_breaker(name = "shared-backend", threshold = 2)]
+async fn write_path(outcome: Outcome) -> Result<u32, TestError> {
+    outcome.into_result(2)
+}
+
+#[tokio::test(start_paused = true)]
+async fn functions_that_name_one_breaker_share_it() {
+    let _ = read_path(Outcome::Fail).await;
+    let _ = write_path(Outcome::Fail).await;
+    assert_eq!(registry().circuit_breaker("shared-backend").unwrap().state(), CircuitState::Open);
+    assert!(matches!(read_path(Outcome::Ok).await, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))));
+    assert!(matches!(write_path(Outcome::Ok).await, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))));
+}
+
+#[tokio::test]
+async fn an_unnamed_policy_is_named_by_module_path_and_function() {
+    #[retry(max = 2)]
+    #[circuit_breaker]
+    #[bulkhead(max = 3)]
+    async fn lookup_widget() -> Result<u32, TestError> {
+        Ok(1)
+    }
+
+    assert_eq!(lookup_widget().await, Ok(1));
+    let name = "behaviour::registry::lookup_widget";
+    assert!(registry().circuit_breaker(name).is_ok());
+    assert_eq!(registry().bulkhead(name).unwrap().config().max_concurrent, 3);
+    assert_eq!(registry().retry(name).unwrap().config().max_attempts, 2);
+    let ids = registry().policies();
+    for kind in [PolicyKind::CircuitBreaker, PolicyKind::Bulkhead, PolicyKind::Retry] {
+        assert!(ids.iter().any(|id| id.kind == kind && id.name == name), "{kind:?} missing from {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_name_with_two_settings_is_reported_not_merged() {
+    #[bulkhead(name = "conflicted", max = 4)]
+    async fn first() -> Result<u32, TestError> {
+        Ok(1)
+    }
+    #[bulkhead(name = "conflicted", max = 8)]
+    async fn second() -> Result<u32, TestError> {
+        Ok(2)
+    }
+
+    assert_eq!(first().await, Ok(1));
+    assert_eq!(second().await, Ok(2));
+    let conflict = registry()
+        .conflicts()
+        .into_iter()
+        .find(|c| matches!(c, resil::ConfigError::Conflict { name, .. } if name == "conflicted"))
+        .expect("the conflict is recorded");
+    let message = conflict.to_string();
+    assert!(message.contains("bulkhead `conflicted` is declared twice"), "{message}");
+    assert!(message.contains("max_concurrent: 4") && message.contains("max_concurrent: 8"), "{message}");
+    // The first declaration stays in force.
+    assert_eq!(registry().bulkhead("conflicted").unwrap().config().max_concurrent, 4);
+    // Registering the conflicting settings explicitly is an error that changes nothing.
+    let explicit = registry().register_bulkhead("conflicted", resil::BulkheadConfig::DEFAULT.max_concurrent(8));
+    assert!(matches!(explicit, Err(resil::ConfigError::Conflict { .. })));
+    assert_eq!(registry().bulkhead("conflicted").unwrap().config().max_concurrent, 4);
+}
+
+#[test]
+fn unknown_names_and_invalid_settings_are_errors_not_panics() {
+    let unknown = registry().retry("no-such-retry").unwrap_err();
+    assert!(unknown.to_string().contains("no retry named `no-such-retry`"), "{unknown}");
+    assert!(registry().force_closed("no-such-breaker").is_err());
+    assert!(registry().reset(PolicyKind::Bulkhead, "no-such-bulkhead").is_err());
+
+    let invalid = registry()
+        .register_circuit_breaker("never-registered", resil::CircuitBreakerConfig::DEFAULT.failure_rate(2.0))
+        .unwrap_err();
+    assert_eq!(
+        invalid.to_string(),
+        "circuit breaker `never-registered`: `failure_rate` must be in (0, 1], not 2"
+    );
+    assert!(registry().circuit_breaker("never-registered").is_err(), "nothing half-registered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_serializes_every_policy_for_a_health_endpoint() {
+    #[retry(name = "snap-api", max = 2, initial = 1ms)]
+    #[circuit_breaker(name = "snap-api", threshold = 1)]
+    #[bulkhead(name = "snap-api", max = 5)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    let _ = call(Outcome::Fail).await;
+    let json = serde_json::to_value(registry().snapshot()).unwrap();
+    let find = |kind: &str| {
+        json[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "snap-api")
+            .cloned()
+            .unwrap_or_else(|| panic!("snap-api missing from {kind}"))
+    };
+    let breaker = find("circuit_breakers");
+    assert_eq!(breaker["state"], "open");
+    assert_eq!(breaker["failures"], 1);
+    assert_eq!(breaker["rejected"], 1);
+    assert_eq!(breaker["config"]["timeout"], "1m");
+    // Opened by the first attempt; the retry's jittered wait (at most 1ms)
+    // passed before the second attempt was rejected.
+    let half_open_in = breaker["half_open_in_ms"].as_u64().unwrap();
+    assert!((59_999..=60_000).contains(&half_open_in), "{half_open_in}");
+    let bulkhead = find("bulkheads");
+    assert_eq!(bulkhead["in_flight"], 0);
+    assert_eq!(bulkhead["config"]["max_concurrent"], 5);
+    let retry = find("retries");
+    assert_eq!(retry["retries"], 1);
+    assert_eq!(retry["config"]["backoff"], "exponential");
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_changes_rejections_and_retries_are_published_as_events() {
+    use resil::events::EventKind;
+
+    #[retry(name = "evented", max = 2, initial = 1ms)]
+    #[circuit_breaker(name = "evented", threshold = 1)]
+    async fn call() -> Result<u32, TestError> {
+        Err(TestError::Upstream(0))
+    }
+
+    let mut events = resil::events::subscribe();
+    let _ = call().await;
+    let mut seen = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(event) if event.policy == "evented" => seen.push((event.policy_kind, event.kind)),
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(seen.contains(&(
+        PolicyKind::CircuitBreaker,
+        EventKind::StateChanged { from: CircuitState::Closed, to: CircuitState::Open }
+    )), "{seen:?}");
+    assert!(seen.iter().any(|(kind, e)| *kind == PolicyKind::Retry && matches!(e, EventKind::Retry { attempt: 1, .. })), "{seen:?}");
+    assert!(seen.iter().any(|(kind, e)| *kind == PolicyKind::CircuitBreaker && matches!(e, EventKind::Rejected { .. })), "{seen:?}");
+}

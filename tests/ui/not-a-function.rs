@@ -1,0 +1,18 @@
+use resil::bulkhead;
+
+#[derive(Debug)]
+pub enum MyError {
+    Resil(resil::Error),
+}
+
+impl From<resil::Error> for MyError {
+    fn from(error: resil::Error) -> Self {
+        Self::Resil(error)
+    }
+}
+
+#[bulkhead(max = 3)]
+#[derive(Debug)]
+struct Fetcher;
+
+fn main() {}
