@@ -1,2 +1,153 @@
-//! Placeholder.
-fn main() {}
+//! 2, 4 and 8 threads calling through one shared, named circuit breaker and
+//! one shared bulkhead, against the same peers (recloser, failsafe,
+//! `tokio::sync::Semaphore`).
+//!
+//! Each sample starts the threads behind a barrier; every thread makes
+//! `iters` calls and the slowest thread's time is reported, so the numbers
+//! read as nanoseconds per call per thread. The machine the README quotes
+//! has two cores: at 4 and 8 threads the threads also take turns on them,
+//! which inflates every variant, bare included, alike.
+
+#[allow(dead_code)]
+mod common;
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion};
+use failsafe::futures::CircuitBreaker as _;
+use resil::__private::{BulkheadSite, CircuitBreakerSite, finish, lift, never};
+use resil::{BulkheadConfig, CircuitBreakerConfig};
+
+use common::{block_on, work};
+
+const THREADS: [usize; 3] = [2, 4, 8];
+
+static BREAKER: CircuitBreakerSite =
+    CircuitBreakerSite::new("bench-contended", CircuitBreakerConfig::DEFAULT);
+static BULKHEAD: BulkheadSite = BulkheadSite::new(
+    "bench-contended",
+    BulkheadConfig::DEFAULT.max_concurrent(64),
+);
+
+/// Runs `call` `iters` times on each of `threads` threads at once; returns
+/// the slowest thread's time.
+fn on_threads(threads: usize, iters: u64, call: &(impl Fn() + Sync)) -> Duration {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        call();
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("bench thread panicked"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn bench_threads(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    call: &(impl Fn() + Sync),
+) {
+    for threads in THREADS {
+        group.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| on_threads(threads, iters, call))
+        });
+    }
+}
+
+fn bare() {
+    black_box(block_on(work(black_box(1)))).ok();
+}
+
+fn breaker(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention-breaker");
+    bench_threads(&mut group, "bare", &bare);
+
+    let breaker = BREAKER.get();
+    bench_threads(&mut group, "resil", &|| {
+        let result =
+            block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) });
+        black_box(result).ok();
+    });
+
+    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    bench_threads(&mut group, "recloser", &|| {
+        black_box(block_on(recloser.call(work(black_box(1))))).ok();
+    });
+
+    let failsafe = failsafe::Config::new().build();
+    bench_threads(&mut group, "failsafe", &|| {
+        black_box(block_on(failsafe.call(work(black_box(1))))).ok();
+    });
+    group.finish();
+}
+
+fn bulkhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention-bulkhead");
+    bench_threads(&mut group, "bare", &bare);
+
+    let bulkhead = BULKHEAD.get();
+    bench_threads(&mut group, "resil", &|| {
+        let result = block_on(async { finish(bulkhead.call_site(lift(work(black_box(1)))).await) });
+        black_box(result).ok();
+    });
+
+    let semaphore = tokio::sync::Semaphore::new(64);
+    bench_threads(&mut group, "tokio-semaphore", &|| {
+        let result = block_on(async {
+            let _permit = semaphore.acquire().await.expect("never closed");
+            work(black_box(1)).await
+        });
+        black_box(result).ok();
+    });
+    group.finish();
+}
+
+fn both(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention-breaker+bulkhead");
+    bench_threads(&mut group, "bare", &bare);
+
+    let (breaker, bulkhead) = (BREAKER.get(), BULKHEAD.get());
+    bench_threads(&mut group, "resil", &|| {
+        let result = block_on(async {
+            finish(
+                breaker
+                    .call_site(bulkhead.call_site(lift(work(black_box(1)))), never)
+                    .await,
+            )
+        });
+        black_box(result).ok();
+    });
+
+    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    let semaphore = tokio::sync::Semaphore::new(64);
+    bench_threads(&mut group, "recloser+semaphore", &|| {
+        let result = block_on(recloser.call(async {
+            let _permit = semaphore.acquire().await.expect("never closed");
+            work(black_box(1)).await
+        }));
+        black_box(result).ok();
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut criterion = common::config();
+    breaker(&mut criterion);
+    bulkhead(&mut criterion);
+    both(&mut criterion);
+    criterion.final_summary();
+}

@@ -52,8 +52,7 @@ static OPEN: CircuitBreakerSite = CircuitBreakerSite::new(
 );
 
 // The full stack, hand-expanded as the macros generate it.
-static STACK_RETRY: RetrySite =
-    RetrySite::new("bench-stack", RetryConfig::DEFAULT.max_attempts(3));
+static STACK_RETRY: RetrySite = RetrySite::new("bench-stack", RetryConfig::DEFAULT.max_attempts(3));
 static STACK_BREAKER: CircuitBreakerSite =
     CircuitBreakerSite::new("bench-stack", CircuitBreakerConfig::DEFAULT);
 static STACK_BULKHEAD: BulkheadSite = BulkheadSite::new("bench-stack", BulkheadConfig::DEFAULT);
@@ -88,7 +87,16 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
     group.bench_function("resil", |b| {
-        b.iter(|| block_on(async { finish(BREAKER.get().call_site(lift(work(black_box(1))), never).await) }))
+        b.iter(|| {
+            block_on(async {
+                finish(
+                    BREAKER
+                        .get()
+                        .call_site(lift(work(black_box(1))), never)
+                        .await,
+                )
+            })
+        })
     });
     group.bench_function("resil-permit", |b| {
         let breaker = BREAKER.get();
@@ -148,7 +156,9 @@ fn bulkhead(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
     group.bench_function("resil", |b| {
-        b.iter(|| block_on(async { finish(BULKHEAD.get().call_site(lift(work(black_box(1)))).await) }))
+        b.iter(|| {
+            block_on(async { finish(BULKHEAD.get().call_site(lift(work(black_box(1)))).await) })
+        })
     });
     group.bench_function("resil-permit", |b| {
         let bulkhead = BULKHEAD.get();
@@ -279,6 +289,12 @@ fn stack(c: &mut Criterion) {
     group.bench_function("resil", |b| {
         b.iter(|| block_on(stack_by_hand(black_box(1))))
     });
+    // The macros registered all three policies under the name they were given.
+    assert_eq!(block_on(stack_by_macros(7)), Ok(7));
+    let registry = resil::registry();
+    assert!(registry.retry("bench-macro-stack").is_ok());
+    assert!(registry.circuit_breaker("bench-macro-stack").is_ok());
+    assert!(registry.bulkhead("bench-macro-stack").is_ok());
     group.bench_function("resil-macros", |b| {
         b.iter(|| block_on(stack_by_macros(black_box(1))))
     });
@@ -311,7 +327,9 @@ fn open(c: &mut Criterion) {
     let _ = block_on(breaker.call_site(lift(fail(0)), never));
     assert_eq!(breaker.state(), CircuitState::Open);
     group.bench_function("resil", |b| {
-        b.iter(|| block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) }))
+        b.iter(|| {
+            block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) })
+        })
     });
     group.bench_function("resil-try-acquire", |b| {
         b.iter(|| black_box(breaker.try_acquire()).is_err())

@@ -125,7 +125,9 @@ async fn main() {
 
     println!("\n== act 3: overload (service slows to 500ms, 20 callers at once) ==");
     MODE.store(SLOW, Ordering::SeqCst);
-    let callers: Vec<_> = (0..20).map(|i| tokio::spawn(stock_level(200 + i))).collect();
+    let callers: Vec<_> = (0..20)
+        .map(|i| tokio::spawn(stock_level(200 + i)))
+        .collect();
     let (mut served, mut shed) = (0, 0);
     for caller in callers {
         match caller.await.expect("caller panicked") {

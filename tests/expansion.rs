@@ -366,6 +366,32 @@ async fn default_name_is_the_function_path() {
     );
 }
 
+// ---- other attribute macros in the stack --------------------------------------
+
+static TRACED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[retry(max = 2, initial = 1ms)]
+#[tracing::instrument(skip_all)]
+#[bulkhead(name = "expansion-traced-inner")]
+async fn traced_inside(request: Request) -> Result<u32, AppError> {
+    flaky(&TRACED_CALLS, 1)?;
+    Ok(request.id)
+}
+
+#[tracing::instrument(skip(client))]
+#[circuit_breaker(name = "expansion-traced-outer")]
+async fn traced_outside(client: &Client, id: u32) -> Result<String, AppError> {
+    Ok(format!("{}:{id}", client.base))
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_attribute_macros_are_kept() {
+    assert_eq!(traced_inside(Request { id: 3 }).await, Ok(3));
+    assert_eq!(TRACED_CALLS.load(Ordering::SeqCst), 2);
+    let client = Client::new("t");
+    assert_eq!(traced_outside(&client, 1).await, Ok("t:1".to_owned()));
+}
+
 // ---- errors without `Debug`, and `Send` futures -------------------------------
 
 struct Opaque;

@@ -4,18 +4,26 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::parse::{ParseStream, Parser};
-use syn::{AttrStyle, Attribute, Item, ItemFn};
+use syn::{AttrStyle, Attribute, Ident, Item, ItemFn, MacroDelimiter, Meta, MetaList, token};
 
 use crate::args::{Kind, Layer};
 use crate::errors::Errors;
 use crate::{expand, item, validate};
 
+/// Marks an inner attribute whose layer the outermost attribute expanded.
+const EXPANDED: &str = "__resil_expanded";
+
 /// Expands the outermost resil attribute `kind` of a stack.
 ///
 /// Attribute macros expand outermost first and the item still carries the
-/// attributes below, so this one takes every remaining resil attribute off
-/// the item and expands the whole stack in one go.
+/// attributes below, so this one parses every remaining resil attribute and
+/// expands the whole stack in one go. It leaves each of them behind as
+/// `#[path(__resil_expanded)]`, which expands to the item unchanged: deleting
+/// them would leave their `use` unresolved and warned about as unused.
 pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
+    if is_marker(&args) {
+        return input;
+    }
     let mut errors = Errors::default();
     let mut func: ItemFn = match syn::parse2(input.clone()) {
         Ok(func) => func,
@@ -29,13 +37,12 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
     };
 
     let mut layers = vec![Layer::parse(kind, args, &mut errors)];
-    func.attrs.retain(|attr| match Kind::of_attr(attr) {
-        Some(kind) if matches!(attr.style, AttrStyle::Outer) => {
+    for attr in &mut func.attrs {
+        if let Some(kind) = inner_layer(attr) {
             layers.push(Layer::parse_attr(kind, attr, &mut errors));
-            false
+            mark_expanded(attr);
         }
-        _ => true,
-    });
+    }
     item::check(kind, &func, &mut errors);
     for layer in &layers {
         validate::layer(layer, &mut errors);
@@ -55,8 +62,8 @@ fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
     quote!(#errors #item)
 }
 
-/// Drops the resil attributes from an item that is not a function, so they do
-/// not each report the same error again.
+/// Marks the resil attributes of an item that is not a function as expanded,
+/// so they do not each report the same error again.
 fn strip_raw(input: TokenStream) -> TokenStream {
     let parser = |input: ParseStream<'_>| {
         let attrs = input.call(Attribute::parse_outer)?;
@@ -64,12 +71,45 @@ fn strip_raw(input: TokenStream) -> TokenStream {
         Ok((attrs, rest))
     };
     match parser.parse2(input.clone()) {
-        Ok((attrs, rest)) => {
-            let attrs = attrs.iter().filter(|attr| Kind::of_attr(attr).is_none());
+        Ok((mut attrs, rest)) => {
+            for attr in &mut attrs {
+                if inner_layer(attr).is_some() {
+                    mark_expanded(attr);
+                }
+            }
             quote!(#(#attrs)* #rest)
         }
         Err(_) => input,
     }
+}
+
+/// The kind of a resil attribute below the one being expanded, unless an
+/// outer attribute already took care of it.
+fn inner_layer(attr: &Attribute) -> Option<Kind> {
+    if !matches!(attr.style, AttrStyle::Outer) {
+        return None;
+    }
+    if let Meta::List(list) = &attr.meta {
+        if is_marker(&list.tokens) {
+            return None;
+        }
+    }
+    Kind::of_attr(attr)
+}
+
+fn is_marker(args: &TokenStream) -> bool {
+    syn::parse2::<Ident>(args.clone()).is_ok_and(|ident| ident == EXPANDED)
+}
+
+/// Keeps the attribute's own path (so its import counts as used) but swaps
+/// its arguments for the marker.
+fn mark_expanded(attr: &mut Attribute) {
+    let marker = Ident::new(EXPANDED, Span::call_site());
+    attr.meta = Meta::List(MetaList {
+        path: attr.path().clone(),
+        delimiter: MacroDelimiter::Paren(token::Paren::default()),
+        tokens: marker.into_token_stream(),
+    });
 }
 
 #[cfg(test)]
@@ -106,7 +146,43 @@ mod tests {
         );
         let text = out.to_string();
         assert!(text.contains("derive"), "{text}");
-        assert!(!text.contains("bulkhead"), "{text}");
+        assert!(
+            text.contains("# [bulkhead (__resil_expanded)] struct S ;"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn inner_attributes_are_marked_and_then_pass_through() {
+        let out = attribute(
+            Kind::Retry,
+            quote!(max = 2),
+            quote!(
+                #[resil::circuit_breaker(threshold = 3)]
+                #[inline]
+                #[bulkhead]
+                async fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        let text = out.to_string();
+        assert!(
+            text.starts_with(
+                "# [resil :: circuit_breaker (__resil_expanded)] # [inline] \
+                 # [bulkhead (__resil_expanded)] async fn f ()"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("__RESIL_BULKHEAD_2"), "{text}");
+
+        // The marked attributes then expand to the item as it is.
+        let item = quote!(
+            #[bulkhead(__resil_expanded)]
+            async fn f() {}
+        );
+        let out = attribute(Kind::CircuitBreaker, quote!(__resil_expanded), item.clone());
+        assert_eq!(out.to_string(), item.to_string());
     }
 
     #[test]
@@ -136,9 +212,14 @@ mod tests {
                 "`threshold` must be at least 1",
             ]
         );
-        // The function is still emitted, without the resil attributes.
+        // The function is still emitted, its resil attributes marked done.
         let text = out.to_string();
-        assert!(text.contains("# [inline] fn f () { }"), "{text}");
-        assert!(!text.contains("bulkhead ("), "{text}");
+        assert!(
+            text.contains(
+                "# [inline] # [resil :: circuit_breaker (__resil_expanded)] \
+                 # [bulkhead (__resil_expanded)] # [bulkhead (__resil_expanded)] fn f () { }"
+            ),
+            "{text}"
+        );
     }
 }

@@ -38,7 +38,7 @@
 
 use std::time::Duration;
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -95,16 +95,21 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     for (index, layer) in layers.iter().enumerate().rev() {
         let layer_krate = layer.common().krate.as_ref().unwrap_or(krate);
         let site = format_ident!("__RESIL_{}_{}", layer.kind().name().to_uppercase(), index);
-        let name = match &layer.common().name {
-            Some(name) => name.to_token_stream(),
-            None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        // A named site shares its policy; an unnamed one gets a policy of its
+        // own, registered under the function's path.
+        let (name, constructor) = match &layer.common().name {
+            Some(name) => (name.to_token_stream(), format_ident!("new")),
+            None => (
+                quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+                format_ident!("unnamed"),
+            ),
         };
         let private = quote!(#layer_krate::__private);
         code = match layer {
             Layer::Retry(args) => {
                 let config = retry_config(&private, args);
                 statics.extend(quote! {
-                    static #site: #private::RetrySite = #private::RetrySite::new(#name, #config);
+                    static #site: #private::RetrySite = #private::RetrySite::#constructor(#name, #config);
                 });
                 let retry_if = match &args.retry_if {
                     Some(path) => path.to_token_stream(),
@@ -122,7 +127,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 let config = circuit_breaker_config(&private, args);
                 statics.extend(quote! {
                     static #site: #private::CircuitBreakerSite =
-                        #private::CircuitBreakerSite::new(#name, #config);
+                        #private::CircuitBreakerSite::#constructor(#name, #config);
                 });
                 let ignore = match &args.ignore {
                     Some(path) => path.to_token_stream(),
@@ -135,7 +140,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 let config = bulkhead_config(&private, args);
                 statics.extend(quote! {
                     static #site: #private::BulkheadSite =
-                        #private::BulkheadSite::new(#name, #config);
+                        #private::BulkheadSite::#constructor(#name, #config);
                 });
                 let inner = code.future();
                 Code::Future(quote!(#site.get().call_site(#inner)))
@@ -143,11 +148,20 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         };
     }
 
+    // The `finish` call is spanned over the return type, so that an `E`
+    // without `From<resil::Error>` is reported there, not on the attribute.
+    let (start, end) = first_and_last_span(&ret);
     let result = Ident::new("__resil_result", Span::call_site());
+    let argument = spanned_call(
+        quote!(::core::convert::identity),
+        result.to_token_stream(),
+        start,
+        end,
+    );
+    let finish = spanned_call(quote!(#krate::__private::finish), argument, start, end);
     let value = code.value();
     let vis = &func.vis;
     let sig = &func.sig;
-    let finish = quote_spanned!(ret_span=> #krate::__private::finish(#result));
     quote! {
         #(#outer_attrs)*
         #vis #sig {
@@ -324,6 +338,29 @@ fn collect_bindings(pat: &mut Pat, out: &mut Vec<(Option<Token![mut]>, Ident)>) 
     }
 }
 
+fn first_and_last_span(ty: &Type) -> (Span, Span) {
+    let mut spans = ty.to_token_stream().into_iter().map(|tt| tt.span());
+    let start = spans.next().unwrap_or_else(Span::call_site);
+    (start, spans.last().unwrap_or(start))
+}
+
+/// `path(args)` spanned from `start` to `end`: rustc joins the span of an
+/// expression's first token to its last one's, so the call covers the whole
+/// return type (the trick of `syn::Error::new_spanned`).
+fn spanned_call(path: TokenStream, args: TokenStream, start: Span, end: Span) -> TokenStream {
+    let mut call: TokenStream = path
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(start);
+            token
+        })
+        .collect();
+    let mut args = Group::new(Delimiter::Parenthesis, args);
+    args.set_span(end);
+    call.extend([TokenTree::Group(args)]);
+    call
+}
+
 fn peel(ty: &Type) -> &Type {
     match ty {
         Type::Group(group) => peel(&group.elem),
@@ -393,13 +430,13 @@ mod tests {
             },
         );
         for expected in [
-            "static __RESIL_RETRY_0 : :: resil :: __private :: RetrySite = :: resil :: __private :: RetrySite :: new (:: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\") , :: resil :: __private :: RetryConfig :: DEFAULT . max_attempts (3) . backoff (:: resil :: __private :: Backoff :: Exponential) . initial (:: core :: time :: Duration :: from_nanos (100000000)) . jitter (:: resil :: __private :: Jitter :: Full)) ;",
+            "static __RESIL_RETRY_0 : :: resil :: __private :: RetrySite = :: resil :: __private :: RetrySite :: unnamed (:: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\") , :: resil :: __private :: RetryConfig :: DEFAULT . max_attempts (3) . backoff (:: resil :: __private :: Backoff :: Exponential) . initial (:: core :: time :: Duration :: from_nanos (100000000)) . jitter (:: resil :: __private :: Jitter :: Full)) ;",
             "static __RESIL_CIRCUIT_BREAKER_1 : :: resil :: __private :: CircuitBreakerSite = :: resil :: __private :: CircuitBreakerSite :: new (\"osteon\" , :: resil :: __private :: CircuitBreakerConfig :: DEFAULT . threshold (5) . timeout (:: core :: time :: Duration :: from_nanos (60000000000))) ;",
             "static __RESIL_BULKHEAD_2 : :: resil :: __private :: BulkheadSite = :: resil :: __private :: BulkheadSite :: new (\"osteon\" , :: resil :: __private :: BulkheadConfig :: DEFAULT . max_concurrent (10) . queue (5) . wait (:: core :: time :: Duration :: from_nanos (5000000000))) ;",
             "let req = :: resil :: __private :: clone_arg (& req) ;",
             "__RESIL_CIRCUIT_BREAKER_1 . get () . call_site (__RESIL_BULKHEAD_2 . get () . call_site (:: resil :: __private :: lift (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) , :: resil :: __private :: never) . await",
             ":: resil :: __private :: always",
-            ":: resil :: __private :: finish (__resil_result)",
+            ":: resil :: __private :: finish (:: core :: convert :: identity (__resil_result))",
         ] {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
         }

@@ -31,6 +31,8 @@
 #![forbid(unsafe_code)]
 
 pub mod bulkhead;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod circuit_breaker;
 mod clock;
 mod duration;

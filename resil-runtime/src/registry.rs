@@ -140,13 +140,11 @@ impl<P: Tabled> Table<P> {
     }
 
     /// Registers `name`, or returns the policy already registered under it.
-    /// `Err` carries the existing policy and the conflict when its settings
-    /// differ.
     fn get_or_register(
         &self,
         name: PolicyName,
         config: P::Config,
-    ) -> Result<Result<Arc<P>, (Arc<P>, ConfigError)>, ConfigError> {
+    ) -> Result<Registration<P>, ConfigError> {
         if let Some(existing) = self
             .0
             .read()
@@ -163,7 +161,11 @@ impl<P: Tabled> Table<P> {
 
     /// Registers a new policy under `name`, or under the first free
     /// `name#N` if it is taken.
-    fn register_unique(&self, name: &'static str, config: P::Config) -> Result<Arc<P>, ConfigError> {
+    fn register_unique(
+        &self,
+        name: &'static str,
+        config: P::Config,
+    ) -> Result<Arc<P>, ConfigError> {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let mut candidate = PolicyName::from_static(name);
         let mut suffix = 1;
@@ -187,15 +189,23 @@ impl<P: Tabled> Table<P> {
     }
 }
 
+/// The policy a registration resolved to.
+enum Registration<P> {
+    /// Registered now, or registered before with the same settings.
+    Agreed(Arc<P>),
+    /// Registered before with other settings, which stay in force.
+    Conflicting(Arc<P>, ConfigError),
+}
+
 fn check_same<P: Registered>(
     existing: &Arc<P>,
     name: &PolicyName,
     config: &P::Config,
-) -> Result<Arc<P>, (Arc<P>, ConfigError)> {
+) -> Registration<P> {
     if existing.config_of() == config {
-        Ok(Arc::clone(existing))
+        Registration::Agreed(Arc::clone(existing))
     } else {
-        Err((
+        Registration::Conflicting(
             Arc::clone(existing),
             ConfigError::Conflict {
                 kind: P::KIND,
@@ -203,7 +213,7 @@ fn check_same<P: Registered>(
                 in_force: format!("{:?}", existing.config_of()),
                 ignored: format!("{config:?}"),
             },
-        ))
+        )
     }
 }
 
@@ -268,9 +278,10 @@ impl Registry {
         name: PolicyName,
         config: P::Config,
     ) -> Result<Arc<P>, ConfigError> {
-        P::table(self)
-            .get_or_register(name, config)?
-            .map_err(|(_, conflict)| conflict)
+        match P::table(self).get_or_register(name, config)? {
+            Registration::Agreed(policy) => Ok(policy),
+            Registration::Conflicting(_, conflict) => Err(conflict),
+        }
     }
 
     /// For generated call sites: never fails. A conflicting declaration
@@ -285,12 +296,14 @@ impl Registry {
         let registered = if shared {
             P::table(self).get_or_register(PolicyName::from_static(name), config)
         } else {
-            P::table(self).register_unique(name, config).map(Ok)
+            P::table(self)
+                .register_unique(name, config)
+                .map(Registration::Agreed)
         };
         let name = PolicyName::from_static(name);
         match registered {
-            Ok(Ok(policy)) => policy,
-            Ok(Err((policy, conflict))) => {
+            Ok(Registration::Agreed(policy)) => policy,
+            Ok(Registration::Conflicting(policy, conflict)) => {
                 tracing::error!(target: "resil", %conflict, "conflicting policy declarations");
                 self.conflicts
                     .lock()

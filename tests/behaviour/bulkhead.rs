@@ -36,7 +36,11 @@ async fn at_most_max_calls_run_and_the_rest_are_rejected_at_once() {
     let started = tokio::time::Instant::now();
     let rejected = call(gate.clone()).await;
     assert!(full(&rejected, "bh-cap"), "{rejected:?}");
-    assert_eq!(started.elapsed(), Duration::ZERO, "no queue means no waiting");
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "no queue means no waiting"
+    );
     assert_eq!(CALLS.get(), 2);
     match rejected {
         Err(TestError::Resil(error)) => assert_eq!(error.http_status(), 429),
@@ -81,7 +85,14 @@ async fn queued_calls_wait_for_a_slot_and_run_in_arrival_order() {
     }
     assert_eq!(*ORDER.lock().unwrap(), vec![0, 1, 2, 3]);
     let snapshot = registry().bulkhead("bh-fifo").unwrap().snapshot();
-    assert_eq!((snapshot.admitted, snapshot.admitted_after_wait, snapshot.rejected), (4, 3, 1));
+    assert_eq!(
+        (
+            snapshot.admitted,
+            snapshot.admitted_after_wait,
+            snapshot.rejected
+        ),
+        (4, 3, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,7 +110,11 @@ async fn a_queued_call_is_rejected_when_its_wait_runs_out() {
     let waited = call(gate.clone()).await;
     assert!(full(&waited, "bh-wait"), "{waited:?}");
     assert_eq!(started.elapsed(), Duration::from_secs(2));
-    assert_eq!(occupancy("bh-wait"), (1, 0), "the expired waiter left the queue");
+    assert_eq!(
+        occupancy("bh-wait"),
+        (1, 0),
+        "the expired waiter left the queue"
+    );
     let snapshot = registry().bulkhead("bh-wait").unwrap().snapshot();
     assert_eq!((snapshot.rejected, snapshot.timed_out), (1, 1));
     gate.add_permits(1);

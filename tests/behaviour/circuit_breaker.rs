@@ -52,7 +52,13 @@ async fn a_success_breaks_the_failure_streak() {
         outcome.into_result(0)
     }
 
-    for outcome in [Outcome::Fail, Outcome::Fail, Outcome::Ok, Outcome::Fail, Outcome::Fail] {
+    for outcome in [
+        Outcome::Fail,
+        Outcome::Fail,
+        Outcome::Ok,
+        Outcome::Fail,
+        Outcome::Fail,
+    ] {
         let _ = call(outcome).await;
     }
     assert_eq!(state("cb-streak"), CircuitState::Closed);
@@ -140,7 +146,10 @@ async fn half_open_lets_only_half_open_max_trials_run_at_once() {
         .collect();
     settle().await;
     assert_eq!(CALLS.get(), 3, "both trials must be running");
-    assert!(is_open_rejection(&call(gate.clone(), Outcome::Ok).await, "cb-trials"));
+    assert!(is_open_rejection(
+        &call(gate.clone(), Outcome::Ok).await,
+        "cb-trials"
+    ));
     assert_eq!(CALLS.get(), 3);
     gate.add_permits(2);
     for trial in trials {
@@ -151,7 +160,13 @@ async fn half_open_lets_only_half_open_max_trials_run_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn failure_rate_over_the_window_opens_once_min_calls_were_seen() {
-    #[circuit_breaker(name = "cb-rate", threshold = 100, failure_rate = 0.5, window = 4, min_calls = 4)]
+    #[circuit_breaker(
+        name = "cb-rate",
+        threshold = 100,
+        failure_rate = 0.5,
+        window = 4,
+        min_calls = 4
+    )]
     async fn call(outcome: Outcome) -> Result<u32, TestError> {
         outcome.into_result(0)
     }
@@ -222,7 +237,14 @@ async fn a_panicking_body_counts_as_a_failure_and_the_panic_propagates() {
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"body exploded"));
     }
     assert_eq!(state("cb-panic"), CircuitState::Open);
-    assert_eq!(registry().circuit_breaker("cb-panic").unwrap().snapshot().failures, 2);
+    assert_eq!(
+        registry()
+            .circuit_breaker("cb-panic")
+            .unwrap()
+            .snapshot()
+            .failures,
+        2
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -265,7 +287,11 @@ async fn a_late_result_from_before_the_breaker_opened_does_not_close_it() {
     assert_eq!(state("cb-late"), CircuitState::Open);
     slow_gate.add_permits(1);
     assert!(slow.await.unwrap().is_ok());
-    assert_eq!(state("cb-late"), CircuitState::Open, "only trials may close it");
+    assert_eq!(
+        state("cb-late"),
+        CircuitState::Open,
+        "only trials may close it"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,7 +307,10 @@ async fn force_open_force_closed_and_reset() {
     registry().force_open("cb-force").unwrap();
     assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-force"));
     advance(Duration::from_secs(3600)).await;
-    assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-force"), "forced open ignores the timeout");
+    assert!(
+        is_open_rejection(&call(Outcome::Ok).await, "cb-force"),
+        "forced open ignores the timeout"
+    );
 
     registry().force_closed("cb-force").unwrap();
     for _ in 0..5 {
@@ -289,9 +318,18 @@ async fn force_open_force_closed_and_reset() {
     }
     assert_eq!(state("cb-force"), CircuitState::ForcedClosed);
 
-    registry().reset(resil::PolicyKind::CircuitBreaker, "cb-force").unwrap();
+    registry()
+        .reset(resil::PolicyKind::CircuitBreaker, "cb-force")
+        .unwrap();
     assert_eq!(state("cb-force"), CircuitState::Closed);
-    assert_eq!(registry().circuit_breaker("cb-force").unwrap().snapshot().calls, 0);
+    assert_eq!(
+        registry()
+            .circuit_breaker("cb-force")
+            .unwrap()
+            .snapshot()
+            .calls,
+        0
+    );
     let _ = call(Outcome::Fail).await;
     assert_eq!(state("cb-force"), CircuitState::Open);
 }

@@ -19,9 +19,21 @@ async fn write_path(outcome: Outcome) -> Result<u32, TestError> {
 async fn functions_that_name_one_breaker_share_it() {
     let _ = read_path(Outcome::Fail).await;
     let _ = write_path(Outcome::Fail).await;
-    assert_eq!(registry().circuit_breaker("shared-backend").unwrap().state(), CircuitState::Open);
-    assert!(matches!(read_path(Outcome::Ok).await, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))));
-    assert!(matches!(write_path(Outcome::Ok).await, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))));
+    assert_eq!(
+        registry()
+            .circuit_breaker("shared-backend")
+            .unwrap()
+            .state(),
+        CircuitState::Open
+    );
+    assert!(matches!(
+        read_path(Outcome::Ok).await,
+        Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
+    ));
+    assert!(matches!(
+        write_path(Outcome::Ok).await,
+        Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
+    ));
 }
 
 #[tokio::test]
@@ -36,11 +48,21 @@ async fn an_unnamed_policy_is_named_by_module_path_and_function() {
     assert_eq!(lookup_widget().await, Ok(1));
     let name = "behaviour::registry::lookup_widget";
     assert!(registry().circuit_breaker(name).is_ok());
-    assert_eq!(registry().bulkhead(name).unwrap().config().max_concurrent, 3);
+    assert_eq!(
+        registry().bulkhead(name).unwrap().config().max_concurrent,
+        3
+    );
     assert_eq!(registry().retry(name).unwrap().config().max_attempts, 2);
     let ids = registry().policies();
-    for kind in [PolicyKind::CircuitBreaker, PolicyKind::Bulkhead, PolicyKind::Retry] {
-        assert!(ids.iter().any(|id| id.kind == kind && id.name == name), "{kind:?} missing from {ids:?}");
+    for kind in [
+        PolicyKind::CircuitBreaker,
+        PolicyKind::Bulkhead,
+        PolicyKind::Retry,
+    ] {
+        assert!(
+            ids.iter().any(|id| id.kind == kind && id.name == name),
+            "{kind:?} missing from {ids:?}"
+        );
     }
 }
 
@@ -63,31 +85,69 @@ async fn one_name_with_two_settings_is_reported_not_merged() {
         .find(|c| matches!(c, resil::ConfigError::Conflict { name, .. } if name == "conflicted"))
         .expect("the conflict is recorded");
     let message = conflict.to_string();
-    assert!(message.contains("bulkhead `conflicted` is declared twice"), "{message}");
-    assert!(message.contains("max_concurrent: 4") && message.contains("max_concurrent: 8"), "{message}");
+    assert!(
+        message.contains("bulkhead `conflicted` is declared twice"),
+        "{message}"
+    );
+    assert!(
+        message.contains("max_concurrent: 4") && message.contains("max_concurrent: 8"),
+        "{message}"
+    );
     // The first declaration stays in force.
-    assert_eq!(registry().bulkhead("conflicted").unwrap().config().max_concurrent, 4);
+    assert_eq!(
+        registry()
+            .bulkhead("conflicted")
+            .unwrap()
+            .config()
+            .max_concurrent,
+        4
+    );
     // Registering the conflicting settings explicitly is an error that changes nothing.
-    let explicit = registry().register_bulkhead("conflicted", resil::BulkheadConfig::DEFAULT.max_concurrent(8));
+    let explicit = registry().register_bulkhead(
+        "conflicted",
+        resil::BulkheadConfig::DEFAULT.max_concurrent(8),
+    );
     assert!(matches!(explicit, Err(resil::ConfigError::Conflict { .. })));
-    assert_eq!(registry().bulkhead("conflicted").unwrap().config().max_concurrent, 4);
+    assert_eq!(
+        registry()
+            .bulkhead("conflicted")
+            .unwrap()
+            .config()
+            .max_concurrent,
+        4
+    );
 }
 
 #[test]
 fn unknown_names_and_invalid_settings_are_errors_not_panics() {
     let unknown = registry().retry("no-such-retry").unwrap_err();
-    assert!(unknown.to_string().contains("no retry named `no-such-retry`"), "{unknown}");
+    assert!(
+        unknown
+            .to_string()
+            .contains("no retry named `no-such-retry`"),
+        "{unknown}"
+    );
     assert!(registry().force_closed("no-such-breaker").is_err());
-    assert!(registry().reset(PolicyKind::Bulkhead, "no-such-bulkhead").is_err());
+    assert!(
+        registry()
+            .reset(PolicyKind::Bulkhead, "no-such-bulkhead")
+            .is_err()
+    );
 
     let invalid = registry()
-        .register_circuit_breaker("never-registered", resil::CircuitBreakerConfig::DEFAULT.failure_rate(2.0))
+        .register_circuit_breaker(
+            "never-registered",
+            resil::CircuitBreakerConfig::DEFAULT.failure_rate(2.0),
+        )
         .unwrap_err();
     assert_eq!(
         invalid.to_string(),
         "circuit breaker `never-registered`: `failure_rate` must be in (0, 1], not 2"
     );
-    assert!(registry().circuit_breaker("never-registered").is_err(), "nothing half-registered");
+    assert!(
+        registry().circuit_breaker("never-registered").is_err(),
+        "nothing half-registered"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -147,10 +207,87 @@ async fn state_changes_rejections_and_retries_are_published_as_events() {
             Err(_) => break,
         }
     }
-    assert!(seen.contains(&(
-        PolicyKind::CircuitBreaker,
-        EventKind::StateChanged { from: CircuitState::Closed, to: CircuitState::Open }
-    )), "{seen:?}");
-    assert!(seen.iter().any(|(kind, e)| *kind == PolicyKind::Retry && matches!(e, EventKind::Retry { attempt: 1, .. })), "{seen:?}");
-    assert!(seen.iter().any(|(kind, e)| *kind == PolicyKind::CircuitBreaker && matches!(e, EventKind::Rejected { .. })), "{seen:?}");
+    assert!(
+        seen.contains(&(
+            PolicyKind::CircuitBreaker,
+            EventKind::StateChanged {
+                from: CircuitState::Closed,
+                to: CircuitState::Open
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(kind, e)| *kind == PolicyKind::Retry
+            && matches!(e, EventKind::Retry { attempt: 1, .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(kind, e)| *kind == PolicyKind::CircuitBreaker
+                && matches!(e, EventKind::Rejected { .. })),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn unnamed_functions_of_one_path_each_get_a_policy_of_their_own() {
+    mod a {
+        #[resil::circuit_breaker(threshold = 1)]
+        pub(crate) async fn same_name() -> Result<u32, crate::TestError> {
+            Err(crate::TestError::Upstream(1))
+        }
+    }
+    mod b {
+        #[resil::circuit_breaker(threshold = 1)]
+        pub(crate) async fn same_name() -> Result<u32, crate::TestError> {
+            Ok(2)
+        }
+    }
+    // Inner fns of one name in two test functions share a module path.
+    async fn first() -> Result<u32, TestError> {
+        #[circuit_breaker(threshold = 1)]
+        async fn twin() -> Result<u32, TestError> {
+            Err(TestError::Upstream(1))
+        }
+        twin().await
+    }
+    async fn second() -> Result<u32, TestError> {
+        #[circuit_breaker(threshold = 1)]
+        async fn twin() -> Result<u32, TestError> {
+            Ok(2)
+        }
+        twin().await
+    }
+
+    let _ = a::same_name().await;
+    assert_eq!(
+        b::same_name().await,
+        Ok(2),
+        "different modules, different breakers"
+    );
+    let _ = first().await;
+    assert_eq!(
+        second().await,
+        Ok(2),
+        "one failing twin must not open the other's breaker"
+    );
+    let path = "behaviour::registry::twin";
+    assert_eq!(
+        registry().circuit_breaker(path).unwrap().state(),
+        CircuitState::Open
+    );
+    assert_eq!(
+        registry()
+            .circuit_breaker(&format!("{path}#2"))
+            .unwrap()
+            .state(),
+        CircuitState::Closed
+    );
+    assert!(
+        registry()
+            .conflicts()
+            .iter()
+            .all(|c| !c.to_string().contains("twin"))
+    );
 }

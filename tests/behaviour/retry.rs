@@ -50,7 +50,11 @@ async fn a_success_ends_the_attempts() {
     #[retry(name = "rt-success", max = 5)]
     async fn call() -> Result<u32, TestError> {
         let n = CALLS.hit();
-        if n < 3 { Err(TestError::Upstream(n)) } else { Ok(n) }
+        if n < 3 {
+            Err(TestError::Upstream(n))
+        } else {
+            Ok(n)
+        }
     }
 
     assert_eq!(call().await, Ok(3));
@@ -87,12 +91,53 @@ macro_rules! schedule_test {
     };
 }
 
-schedule_test!(exponential_backoff_doubles, "rt-exp", [max = 5, backoff = exponential, initial = 100ms, jitter = none], [100, 200, 400, 800]);
-schedule_test!(exponential_backoff_uses_the_multiplier, "rt-mult", [max = 4, backoff = exponential, initial = 10ms, multiplier = 3.0, jitter = none], [10, 30, 90]);
-schedule_test!(linear_backoff_adds_initial, "rt-linear", [max = 5, backoff = linear, initial = 50ms, jitter = none], [50, 100, 150, 200]);
-schedule_test!(fibonacci_backoff_follows_the_sequence, "rt-fib", [max = 6, backoff = fibonacci, initial = 10ms, jitter = none], [10, 10, 20, 30, 50]);
-schedule_test!(constant_backoff_never_grows, "rt-const", [max = 4, backoff = constant, initial = 70ms, jitter = none], [70, 70, 70]);
-schedule_test!(max_delay_caps_the_wait, "rt-cap", [max = 6, initial = 100ms, max_delay = 300ms, jitter = none], [100, 200, 300, 300, 300]);
+schedule_test!(
+    exponential_backoff_doubles,
+    "rt-exp",
+    [
+        max = 5,
+        backoff = exponential,
+        initial = 100ms,
+        jitter = none
+    ],
+    [100, 200, 400, 800]
+);
+schedule_test!(
+    exponential_backoff_uses_the_multiplier,
+    "rt-mult",
+    [
+        max = 4,
+        backoff = exponential,
+        initial = 10ms,
+        multiplier = 3.0,
+        jitter = none
+    ],
+    [10, 30, 90]
+);
+schedule_test!(
+    linear_backoff_adds_initial,
+    "rt-linear",
+    [max = 5, backoff = linear, initial = 50ms, jitter = none],
+    [50, 100, 150, 200]
+);
+schedule_test!(
+    fibonacci_backoff_follows_the_sequence,
+    "rt-fib",
+    [max = 6, backoff = fibonacci, initial = 10ms, jitter = none],
+    [10, 10, 20, 30, 50]
+);
+schedule_test!(
+    constant_backoff_never_grows,
+    "rt-const",
+    [max = 4, backoff = constant, initial = 70ms, jitter = none],
+    [70, 70, 70]
+);
+schedule_test!(
+    max_delay_caps_the_wait,
+    "rt-cap",
+    [max = 6, initial = 100ms, max_delay = 300ms, jitter = none],
+    [100, 200, 300, 300, 300]
+);
 
 macro_rules! jitter_test {
     ($test:ident, $jitter:ident, |$gap:ident, $base:ident, $prev:ident| $check:expr) => {
@@ -110,8 +155,19 @@ macro_rules! jitter_test {
                 let mut $prev = Duration::ZERO;
                 for (i, $gap) in STARTS.gaps().into_iter().enumerate() {
                     let $base = (MS * 100 * 2u32.pow(i as u32)).min(Duration::from_secs(1));
-                    assert!($check, "attempt {}: wait {:?} (base {:?}, previous {:?})", i + 1, $gap, $base, $prev);
-                    assert!($gap <= Duration::from_secs(1), "above max_delay: {:?}", $gap);
+                    assert!(
+                        $check,
+                        "attempt {}: wait {:?} (base {:?}, previous {:?})",
+                        i + 1,
+                        $gap,
+                        $base,
+                        $prev
+                    );
+                    assert!(
+                        $gap <= Duration::from_secs(1),
+                        "above max_delay: {:?}",
+                        $gap
+                    );
                     $prev = $gap;
                 }
             }
@@ -119,11 +175,23 @@ macro_rules! jitter_test {
     };
 }
 
-jitter_test!(full_jitter_waits_between_zero_and_the_backoff, full, |gap, base, _prev| gap <= base);
-jitter_test!(equal_jitter_waits_at_least_half_the_backoff, equal, |gap, base, _prev| gap >= base / 2 && gap <= base);
-jitter_test!(decorrelated_jitter_stays_between_initial_and_three_times_the_last_wait, decorrelated, |gap, _base, prev| {
-    gap >= MS * 100 && gap <= (prev.max(MS * 100) * 3).min(Duration::from_secs(1))
-});
+jitter_test!(
+    full_jitter_waits_between_zero_and_the_backoff,
+    full,
+    |gap, base, _prev| gap <= base
+);
+jitter_test!(
+    equal_jitter_waits_at_least_half_the_backoff,
+    equal,
+    |gap, base, _prev| gap >= base / 2 && gap <= base
+);
+jitter_test!(
+    decorrelated_jitter_stays_between_initial_and_three_times_the_last_wait,
+    decorrelated,
+    |gap, _base, prev| {
+        gap >= MS * 100 && gap <= (prev.max(MS * 100) * 3).min(Duration::from_secs(1))
+    }
+);
 
 #[tokio::test(start_paused = true)]
 async fn full_jitter_actually_varies_the_wait() {
@@ -173,12 +241,21 @@ async fn rejections_of_inner_policies_are_not_retried_by_default() {
     // rejected, and that rejection, the last error, is returned as it is
     // instead of being retried.
     let first = call().await;
-    assert!(matches!(first, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))), "{first:?}");
+    assert!(
+        matches!(
+            first,
+            Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
+        ),
+        "{first:?}"
+    );
     assert_eq!(CALLS.get(), 1);
     let s = registry().retry("rt-reject").unwrap().snapshot();
     assert_eq!(s.retries, 1);
     let rejected = call().await;
-    assert!(matches!(rejected, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))));
+    assert!(matches!(
+        rejected,
+        Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
+    ));
     assert_eq!(registry().retry("rt-reject").unwrap().snapshot().retries, 1);
 }
 
@@ -217,7 +294,9 @@ async fn owned_borrowed_and_mut_self_arguments_survive_every_attempt() {
         }
     }
 
-    let mut client = Client { attempts: Vec::new() };
+    let mut client = Client {
+        attempts: Vec::new(),
+    };
     assert_eq!(client.send("/v1", "hello".to_owned(), 7).await, Ok(5));
     assert_eq!(client.attempts, vec!["/v1:hello:7"; 3]);
 }

@@ -19,7 +19,10 @@ async fn each_retry_attempt_passes_through_the_breaker_and_the_bulkhead() {
     }
 
     assert_eq!(call().await, Err(TestError::Upstream(3)));
-    let breaker = registry().circuit_breaker("stack-order").unwrap().snapshot();
+    let breaker = registry()
+        .circuit_breaker("stack-order")
+        .unwrap()
+        .snapshot();
     assert_eq!(breaker.failures, 3, "the breaker saw every attempt");
     let bulkhead = registry().bulkhead("stack-order").unwrap().snapshot();
     assert_eq!(bulkhead.admitted, 3, "the bulkhead admitted every attempt");
@@ -35,7 +38,14 @@ async fn a_breaker_outside_the_retry_sees_one_call() {
     }
 
     assert_eq!(call().await, Err(TestError::Upstream(3)));
-    assert_eq!(registry().circuit_breaker("stack-outer").unwrap().snapshot().failures, 1);
+    assert_eq!(
+        registry()
+            .circuit_breaker("stack-outer")
+            .unwrap()
+            .snapshot()
+            .failures,
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -51,8 +61,14 @@ async fn a_full_bulkhead_inside_a_breaker_is_not_a_breaker_failure() {
     let holder = tokio::spawn(call(gate.clone()));
     settle().await;
     let rejected = call(gate.clone()).await;
-    assert!(matches!(rejected, Err(TestError::Resil(resil::Error::BulkheadFull { .. }))));
-    assert_eq!(registry().circuit_breaker("stack-bh").unwrap().state(), CircuitState::Closed);
+    assert!(matches!(
+        rejected,
+        Err(TestError::Resil(resil::Error::BulkheadFull { .. }))
+    ));
+    assert_eq!(
+        registry().circuit_breaker("stack-bh").unwrap().state(),
+        CircuitState::Closed
+    );
     gate.add_permits(1);
     assert_eq!(holder.await.unwrap(), Ok(1));
 }
@@ -68,7 +84,17 @@ async fn the_breaker_opening_mid_retry_stops_the_retries() {
 
     let started = tokio::time::Instant::now();
     let result = call().await;
-    assert!(matches!(result, Err(TestError::Resil(resil::Error::CircuitOpen { .. }))), "{result:?}");
+    assert!(
+        matches!(
+            result,
+            Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
+        ),
+        "{result:?}"
+    );
     assert_eq!(CALLS.get(), 2);
-    assert_eq!(started.elapsed(), Duration::from_millis(30), "two backoffs, then the rejection ends it");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(30),
+        "two backoffs, then the rejection ends it"
+    );
 }

@@ -12,8 +12,8 @@ impl From<resil::Error> for MyError {
 }
 
 #[circuit_breaker(threshold = 3)]
-async fn fetch() -> (u32, MyError) {
-    (1, MyError::Resil(todo!()))
+async fn fetch() -> (u32, Option<MyError>) {
+    (1, None)
 }
 
 fn main() {}

@@ -348,6 +348,11 @@ impl Bulkhead {
     where
         F: Future<Output = Result<T, crate::private::Failure<E>>>,
     {
+        #[cfg(feature = "chaos")]
+        let call = match crate::chaos::at_bulkhead(self, call) {
+            Ok(call) => call,
+            Err(injected) => return Err(crate::private::Failure::Rejected(injected)),
+        };
         let _permit = match self.try_acquire_fast() {
             Some(permit) => permit,
             None => match self.acquire_slow().await {

@@ -70,9 +70,10 @@ impl Drop for Wait<'_> {
             return;
         }
         drop(waiters);
-        // Not in the queue any more, so a release handed us a slot (the grant
-        // happens under the lock we just held). Pass it on.
-        debug_assert!(self.waiter.granted.load(Ordering::Acquire));
+        // Not in the queue any more, so a release popped us and handed us its
+        // slot: the hand-over (pop and count) happens under the lock we just
+        // held, but `granted` is set only after that lock is released, so it
+        // may still read false here. Pass the slot on.
         self.bulkhead.release();
     }
 }

@@ -451,6 +451,11 @@ impl CircuitBreaker {
         I: Fn(&E) -> bool,
     {
         use crate::private::Failure;
+        #[cfg(feature = "chaos")]
+        let call = match crate::chaos::at_circuit_breaker(self, call) {
+            Ok(call) => call,
+            Err(injected) => return Err(Failure::Rejected(injected)),
+        };
         let permit = match self.try_acquire() {
             Ok(permit) => permit,
             Err(rejection) => return Err(Failure::Rejected(rejection)),

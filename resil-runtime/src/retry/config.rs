@@ -141,7 +141,14 @@ impl RetryConfig {
         let n = attempt.max(1);
         let initial = self.initial.as_secs_f64();
         let seconds = match self.backoff {
-            Backoff::Exponential => initial * self.multiplier.powi(n as i32 - 1),
+            Backoff::Exponential => {
+                // Past i32::MAX the exponent saturates: the wait is long
+                // since capped by then, and `n as i32` would wrap negative.
+                initial
+                    * self
+                        .multiplier
+                        .powi(i32::try_from(n - 1).unwrap_or(i32::MAX))
+            }
             Backoff::Linear => initial * f64::from(n),
             Backoff::Fibonacci => initial * fibonacci(n),
             Backoff::Constant => initial,

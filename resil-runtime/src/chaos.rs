@@ -1,0 +1,235 @@
+//! Fault injection: make a named policy's calls fail, slow down, or stop
+//! altogether at run time, to rehearse how a program behaves when a
+//! dependency misbehaves.
+//!
+//! Compiled only with the `chaos` feature (off by default); without it none
+//! of this exists and the policies carry no hook at all. With it, a call
+//! through a circuit breaker or a bulkhead reads one relaxed atomic while no
+//! fault is injected anywhere.
+//!
+//! ```
+//! use std::time::Duration;
+//! use resil::chaos::{self, Fault};
+//!
+//! chaos::inject("payments-doc", Fault::Error { rate: 0.2 }).unwrap();
+//! chaos::inject("payments-doc", Fault::Latency(Duration::from_millis(50))).unwrap();
+//! assert_eq!(chaos::faults("payments-doc").len(), 2);
+//! chaos::clear("payments-doc");
+//! assert!(chaos::faults("payments-doc").is_empty());
+//! assert!(chaos::inject("payments-doc", Fault::Error { rate: 1.5 }).is_err());
+//! ```
+//!
+//! # What a fault does
+//!
+//! Faults are keyed by policy name, like the [`registry`](crate::registry),
+//! and may be injected before the policy is first used. Each fault acts at
+//! most once per call, even when a circuit breaker and a bulkhead of the
+//! same name are stacked:
+//!
+//! - [`Fault::Error`] and [`Fault::Outage`] act at the **circuit breaker** of
+//!   that name. An injected error is a real failure as far as the breaker is
+//!   concerned: the call takes a permit like any other and records a failure
+//!   on it, so enough of them open the breaker, and a failing half-open trial
+//!   opens it again. The body is not run. The caller gets
+//!   [`Error::Timeout`] with `after` zero (see [`is_injected`]), reaching an
+//!   annotated function as its own error type through `From<resil::Error>`.
+//!   While the breaker is open the call is rejected as usual
+//!   ([`Error::CircuitOpen`]), without rolling the dice. An outage is an
+//!   error rate of 1: the dependency is down, the breaker opens, and its
+//!   trials keep failing until the outage is [`clear`]ed. When no breaker
+//!   of that name is registered, the **bulkhead** of that name refuses the
+//!   call the same way before taking a slot (a bulkhead counts no failures,
+//!   so nothing records it).
+//! - [`Fault::Latency`] acts at the **bulkhead** of that name, inside the
+//!   slot, so a slow dependency fills the bulkhead as it would in
+//!   production. When no bulkhead of that name is registered, it acts at the
+//!   circuit breaker of that name, inside the permit (a half-open trial
+//!   stays in flight for that long).
+//!
+//! A `#[retry]` around the stack sees an injected error as an inner
+//! policy's refusal (`Failure::Rejected`), so it retries it only when
+//! `retry_rejections` is set.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::bulkhead::Bulkhead;
+use crate::circuit_breaker::CircuitBreaker;
+use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
+
+/// A fault to inject into the calls of a named policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Each call fails with probability `rate` (from 0 to 1) without running
+    /// the body; the circuit breaker counts it as a failure.
+    Error {
+        /// The share of calls that fail, from 0.0 to 1.0.
+        rate: f64,
+    },
+    /// Each call is delayed this long before its body runs, holding its
+    /// bulkhead slot (or breaker permit) meanwhile.
+    Latency(Duration),
+    /// Every call fails, as if the dependency were down.
+    Outage,
+}
+
+/// The faults of one name. Injecting a fault of a kind already present
+/// replaces it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Faults {
+    error_rate: Option<f64>,
+    latency: Option<Duration>,
+    outage: bool,
+}
+
+impl Faults {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn fails_now(&self) -> bool {
+        self.outage || self.error_rate.is_some_and(rand::random_bool)
+    }
+}
+
+/// Whether any name has a fault: the one load a call makes while chaos is
+/// compiled in but idle.
+static ARMED: AtomicBool = AtomicBool::new(false);
+static FAULTS: RwLock<BTreeMap<String, Faults>> = RwLock::new(BTreeMap::new());
+
+/// Injects `fault` into the calls of the policies named `name`, replacing a
+/// fault of the same kind injected before. An error rate outside `[0, 1]`
+/// (or not a number) is refused and changes nothing.
+pub fn inject(name: impl Into<String>, fault: Fault) -> Result<(), ConfigError> {
+    let name = name.into();
+    if let Fault::Error { rate } = fault
+        && !(0.0..=1.0).contains(&rate)
+    {
+        return Err(ConfigError::InvalidValue {
+            kind: PolicyKind::CircuitBreaker,
+            policy: name,
+            key: "rate",
+            reason: format!("must be from 0.0 to 1.0, not {rate}"),
+        });
+    }
+    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
+    let faults = map.entry(name.clone()).or_default();
+    match fault {
+        Fault::Error { rate } => faults.error_rate = Some(rate),
+        Fault::Latency(delay) => faults.latency = Some(delay),
+        Fault::Outage => faults.outage = true,
+    }
+    ARMED.store(true, Ordering::Release);
+    tracing::warn!(target: "resil", policy = %name, ?fault, "chaos: fault injected");
+    Ok(())
+}
+
+/// Removes every fault injected into `name`.
+pub fn clear(name: &str) {
+    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
+    if map.remove(name).is_some() {
+        tracing::warn!(target: "resil", policy = %name, "chaos: faults cleared");
+    }
+    ARMED.store(!map.is_empty(), Ordering::Release);
+}
+
+/// Removes every fault from every name.
+pub fn clear_all() {
+    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
+    map.clear();
+    ARMED.store(false, Ordering::Release);
+}
+
+/// The faults injected into `name` now.
+pub fn faults(name: &str) -> Vec<Fault> {
+    let Some(faults) = lookup(name) else {
+        return Vec::new();
+    };
+    let mut list = Vec::new();
+    if let Some(rate) = faults.error_rate {
+        list.push(Fault::Error { rate });
+    }
+    if let Some(delay) = faults.latency {
+        list.push(Fault::Latency(delay));
+    }
+    if faults.outage {
+        list.push(Fault::Outage);
+    }
+    list
+}
+
+/// Whether `error` is an injected failure rather than a real one.
+pub fn is_injected(error: &Error) -> bool {
+    matches!(error, Error::Timeout { after, .. } if after.is_zero())
+}
+
+fn lookup(name: &str) -> Option<Faults> {
+    if !ARMED.load(Ordering::Acquire) {
+        return None;
+    }
+    let map = FAULTS.read().unwrap_or_else(PoisonError::into_inner);
+    map.get(name).copied().filter(|faults| !faults.is_empty())
+}
+
+fn injected_error(name: &PolicyName) -> Error {
+    tracing::debug!(target: "resil", policy = %name, "chaos: injected a failure");
+    Error::Timeout {
+        policy: name.clone(),
+        after: Duration::ZERO,
+    }
+}
+
+async fn delayed<F: Future>(latency: Option<Duration>, call: F) -> F::Output {
+    if let Some(delay) = latency {
+        tokio::time::sleep(delay).await;
+    }
+    call.await
+}
+
+/// The hook at the top of [`CircuitBreaker::call_site`]: the call to run in
+/// the permit, or the error that ends it at once.
+pub(crate) fn at_circuit_breaker<F: Future>(
+    breaker: &CircuitBreaker,
+    call: F,
+) -> Result<impl Future<Output = F::Output>, Error> {
+    let mut latency = None;
+    if let Some(faults) = lookup(breaker.name().as_str()) {
+        if faults.fails_now() {
+            return Err(match breaker.try_acquire() {
+                Ok(permit) => {
+                    permit.failure();
+                    injected_error(breaker.name())
+                }
+                Err(rejection) => rejection,
+            });
+        }
+        if faults.latency.is_some() && crate::registry().bulkhead(breaker.name().as_str()).is_err()
+        {
+            latency = faults.latency;
+        }
+    }
+    Ok(delayed(latency, call))
+}
+
+/// The hook at the top of [`Bulkhead::call_site`].
+pub(crate) fn at_bulkhead<F: Future>(
+    bulkhead: &Bulkhead,
+    call: F,
+) -> Result<impl Future<Output = F::Output>, Error> {
+    let mut latency = None;
+    if let Some(faults) = lookup(bulkhead.name().as_str()) {
+        if (faults.outage || faults.error_rate.is_some())
+            && crate::registry()
+                .circuit_breaker(bulkhead.name().as_str())
+                .is_err()
+            && faults.fails_now()
+        {
+            return Err(injected_error(bulkhead.name()));
+        }
+        latency = faults.latency;
+    }
+    Ok(delayed(latency, call))
+}

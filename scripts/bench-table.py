@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Turns criterion's results for resil's benches into one Markdown table.
+
+Reads `<criterion-dir>/**/new/benchmark.json` and `estimates.json` (the
+median of each benchmark), and the `resil-footprint:` lines the `policies`
+bench prints. For every group, `bare` is the unprotected call measured in
+the same run (and, under contention, with the same number of threads):
+
+- ns/call: median time of one call (per thread, under contention);
+- overhead: ns/call minus bare's;
+- resil / peer: resil's overhead divided by that peer's (below 1 means
+  resil adds less). The open-circuit group has no bare call; there the
+  ratio is of the whole rejection.
+
+Then it checks the performance targets of the README and prints which hold.
+Run it through `scripts/bench-table.sh`, which runs the benches first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+GROUPS = [
+    ("breaker", "closed circuit breaker"),
+    ("bulkhead", "bulkhead, free capacity"),
+    ("retry", "retry, no failure"),
+    ("stack", "retry + breaker + bulkhead"),
+    ("open", "open-circuit rejection"),
+    ("contention-breaker", "shared breaker"),
+    ("contention-bulkhead", "shared bulkhead"),
+    ("contention-breaker+bulkhead", "shared breaker + bulkhead"),
+]
+
+# The call each group's ratios are taken against.
+PRIMARY = "resil"
+NEAR_ZERO_NS = 0.5
+
+
+def load(criterion_dir: Path, since: float | None) -> dict:
+    """(group, variant, threads-or-None) -> median ns."""
+    results = {}
+    for meta_path in criterion_dir.glob("**/new/benchmark.json"):
+        estimates_path = meta_path.with_name("estimates.json")
+        if not estimates_path.exists():
+            continue
+        if since is not None and estimates_path.stat().st_mtime < since:
+            continue  # left over from an earlier run
+        meta = json.loads(meta_path.read_text())
+        estimates = json.loads(estimates_path.read_text())
+        key = (meta["group_id"], meta["function_id"], meta.get("value_str"))
+        results[key] = estimates["median"]["point_estimate"]
+    return results
+
+
+def footprints(log: Path | None) -> list[tuple[str, int]]:
+    if log is None or not log.exists():
+        return []
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        match = re.match(r"resil-footprint: (.*) = (\d+) bytes", line.strip())
+        if match:
+            found.append((match.group(1), int(match.group(2))))
+    return found
+
+
+def variant_order(variant: str) -> tuple[int, str]:
+    if variant == "bare":
+        return (0, "")
+    if variant == PRIMARY:
+        return (1, "")
+    if variant.startswith(PRIMARY):
+        return (2, variant)
+    return (3, variant)
+
+
+def fmt_ns(ns: float | None) -> str:
+    return "—" if ns is None else f"{ns:.1f}"
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None:
+        return "—"
+    if theirs < NEAR_ZERO_NS:
+        return f"— (peer adds ≈{max(theirs, 0.0):.1f} ns)"
+    return f"{max(ours, 0.0) / theirs:.2f}"
+
+
+def build_table(results: dict) -> tuple[list[str], dict]:
+    lines = [
+        "| scenario | threads | variant | ns/call | overhead vs bare (ns) | resil / peer |",
+        "| --- | ---: | --- | ---: | ---: | ---: |",
+    ]
+    facts = {}  # (group, threads) -> {variant: (ns, overhead)}
+    for group, title in GROUPS:
+        threads_seen = sorted(
+            {t for (g, _, t) in results if g == group},
+            key=lambda t: (t is not None, int(t) if t and t.isdigit() else 0),
+        )
+        for threads in threads_seen:
+            variants = sorted(
+                (v for (g, v, t) in results if g == group and t == threads),
+                key=variant_order,
+            )
+            bare = results.get((group, "bare", threads))
+            rows = {}
+            for variant in variants:
+                ns = results[(group, variant, threads)]
+                overhead = None if bare is None or variant == "bare" else ns - bare
+                rows[variant] = (ns, overhead)
+            facts[(group, threads)] = rows
+            ours = rows.get(PRIMARY)
+            for variant, (ns, overhead) in rows.items():
+                if variant.startswith(PRIMARY) or variant == "bare" or ours is None:
+                    cell = "—"
+                elif bare is None:  # open circuit: compare whole rejections
+                    cell = ratio(ours[0], ns)
+                else:
+                    cell = ratio(ours[1], overhead)
+                shown = f"**{variant}**" if variant == PRIMARY else variant
+                lines.append(
+                    f"| {title} | {threads or 1} | {shown} | {fmt_ns(ns)} "
+                    f"| {fmt_ns(overhead)} | {cell} |"
+                )
+    return lines, facts
+
+
+def check_targets(facts: dict, prints: list, alloc_status: str | None) -> list[str]:
+    def get(group, variant, threads=None, overhead=True):
+        row = facts.get((group, threads), {}).get(variant)
+        if row is None:
+            return None
+        return row[1] if overhead else row[0]
+
+    checks = []
+
+    def target(name, ok, detail):
+        mark = "n/a" if ok is None else ("met" if ok else "MISSED")
+        checks.append(f"| {name} | {mark} | {detail} |")
+
+    cb = get("breaker", PRIMARY)
+    peers = {
+        v: o
+        for v, (_, o) in facts.get(("breaker", None), {}).items()
+        if v != "bare" and not v.startswith(PRIMARY)
+    }
+    if cb is not None:
+        below = all(cb < o for o in peers.values() if o is not None)
+        worst = ", ".join(f"{v} {o:.1f}" for v, o in peers.items())
+        target(
+            "closed breaker overhead ≤ 10 ns and below every peer's",
+            cb <= 10 and below,
+            f"resil {cb:.1f} ns; peers: {worst}",
+        )
+    else:
+        target("closed breaker overhead ≤ 10 ns and below every peer's", None, "not run")
+
+    ours = get("contention-breaker", PRIMARY, "2")
+    theirs = get("contention-breaker", "recloser", "2")
+    if ours is not None and theirs is not None:
+        target(
+            "2 threads: breaker overhead ≤ 1/3 of recloser's",
+            ours <= theirs / 3,
+            f"resil {ours:.1f} ns vs recloser {theirs:.1f} ns (ratio {ours / theirs:.2f})",
+        )
+    else:
+        target("2 threads: breaker overhead ≤ 1/3 of recloser's", None, "not run")
+
+    ours = get("bulkhead", PRIMARY)
+    theirs = get("bulkhead", "tokio-semaphore")
+    if ours is not None and theirs is not None:
+        target(
+            "bulkhead overhead ≤ 1/2 of Semaphore's",
+            ours <= theirs / 2,
+            f"resil {ours:.1f} ns vs Semaphore {theirs:.1f} ns (ratio {ours / theirs:.2f})",
+        )
+    else:
+        target("bulkhead overhead ≤ 1/2 of Semaphore's", None, "not run")
+
+    ours = get("retry", PRIMARY)
+    target(
+        "retry overhead with no failure ≤ 5 ns",
+        None if ours is None else ours <= 5,
+        "not run" if ours is None else f"resil {ours:.1f} ns",
+    )
+
+    ours = get("open", PRIMARY, overhead=False)
+    raw = get("open", "resil-try-acquire", overhead=False)
+    target(
+        "open-circuit rejection < 20 ns",
+        None if ours is None else ours < 20,
+        "not run"
+        if ours is None
+        else f"call through the breaker {ours:.1f} ns; try_acquire alone "
+        + ("—" if raw is None else f"{raw:.1f} ns"),
+    )
+
+    if alloc_status is None:
+        target("no allocation (closed, free bulkhead, retry, rejection)", None, "tests/alloc.rs not run")
+    else:
+        target(
+            "no allocation (closed, free bulkhead, retry, rejection)",
+            alloc_status == "pass",
+            f"tests/alloc.rs: {alloc_status}",
+        )
+
+    window = next((b for name, b in prints if "100-call window" in name), None)
+    target(
+        "breaker with a 100-call window ≤ 256 bytes",
+        None if window is None else window <= 256,
+        "not printed" if window is None else f"{window} bytes",
+    )
+    return checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("criterion_dir", type=Path)
+    parser.add_argument("--log", type=Path, help="the benches' output (footprint lines)")
+    parser.add_argument("--since", type=float, help="ignore results older than this epoch")
+    parser.add_argument("--alloc", choices=["pass", "fail"], help="tests/alloc.rs outcome")
+    args = parser.parse_args()
+
+    results = load(args.criterion_dir, args.since)
+    if not results:
+        print(f"no criterion results under {args.criterion_dir}", file=sys.stderr)
+        return 1
+    table, facts = build_table(results)
+    prints = footprints(args.log)
+
+    print("\n".join(table))
+    if prints:
+        print()
+        print("| policy | bytes |")
+        print("| --- | ---: |")
+        for name, size in prints:
+            print(f"| {name} | {size} |")
+    print()
+    print("| target | status | measured |")
+    print("| --- | --- | --- |")
+    print("\n".join(check_targets(facts, prints, args.alloc)))
+    print()
+    print(
+        "Medians of criterion's samples. Overhead = ns/call − bare ns/call in the same run; "
+        "resil / peer = resil's overhead ÷ the peer's (open circuit: whole rejection). "
+        f"Machine: {os.cpu_count()} CPUs."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
