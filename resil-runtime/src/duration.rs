@@ -27,6 +27,14 @@ pub(crate) fn display(d: Duration) -> String {
     format!("{nanos}ns")
 }
 
+/// Like [`display`], rounded up to whole milliseconds first: what a person
+/// reading "retry after ..." wants, and never an earlier time than the real
+/// one.
+pub(crate) fn display_for_people(d: Duration) -> String {
+    let millis = d.as_nanos().div_ceil(1_000_000);
+    display(Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)))
+}
+
 pub(crate) fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&display(*d))
 }
@@ -45,5 +53,13 @@ mod tests {
         assert_eq!(display(Duration::from_nanos(7)), "7ns");
         assert_eq!(display(Duration::ZERO), "0s");
         assert_eq!(display(Duration::from_secs(7200)), "2h");
+    }
+
+    #[test]
+    fn messages_round_up_to_whole_milliseconds() {
+        assert_eq!(display_for_people(Duration::from_micros(913_422)), "914ms");
+        assert_eq!(display_for_people(Duration::from_secs(30)), "30s");
+        assert_eq!(display_for_people(Duration::from_nanos(1)), "1ms");
+        assert_eq!(display_for_people(Duration::ZERO), "0s");
     }
 }

@@ -178,7 +178,7 @@ impl fmt::Display for PolicyKind {
 #[non_exhaustive]
 pub enum Error {
     /// The circuit breaker is open (or half-open with every trial slot taken).
-    #[error("circuit breaker `{policy}` is open; retry after {}", crate::duration::display(*retry_after))]
+    #[error("circuit breaker `{policy}` is open; retry after {}", crate::duration::display_for_people(*retry_after))]
     CircuitOpen {
         /// The breaker's name.
         policy: PolicyName,
@@ -197,7 +197,7 @@ pub enum Error {
         queue: u32,
     },
     /// The call took longer than its timeout allows.
-    #[error("`{policy}` timed out after {}", crate::duration::display(*after))]
+    #[error("`{policy}` timed out after {}", crate::duration::display_for_people(*after))]
     Timeout {
         /// The timeout's name.
         policy: PolicyName,
@@ -205,7 +205,7 @@ pub enum Error {
         after: Duration,
     },
     /// The rate limiter has no quota left.
-    #[error("rate limiter `{policy}` is exhausted; retry after {}", crate::duration::display(*retry_after))]
+    #[error("rate limiter `{policy}` is exhausted; retry after {}", crate::duration::display_for_people(*retry_after))]
     RateLimited {
         /// The rate limiter's name.
         policy: PolicyName,
