@@ -51,9 +51,10 @@ pub struct RetryPolicy {
     name: PolicyName,
 }
 
+/// `calls` is derived (first + after retry + failed) so that a success on
+/// the first attempt costs one relaxed `fetch_add`.
 #[derive(Debug, Default)]
 struct Counters {
-    calls: AtomicU64,
     succeeded_first: AtomicU64,
     succeeded_after_retry: AtomicU64,
     failed: AtomicU64,
@@ -162,12 +163,15 @@ impl RetryPolicy {
     /// Statistics at this moment.
     pub fn snapshot(&self) -> RetrySnapshot {
         let c = &self.counters;
+        let succeeded_first = c.succeeded_first.load(Ordering::Relaxed);
+        let succeeded_after_retry = c.succeeded_after_retry.load(Ordering::Relaxed);
+        let failed = c.failed.load(Ordering::Relaxed);
         RetrySnapshot {
             name: self.name.clone(),
-            calls: c.calls.load(Ordering::Relaxed),
-            succeeded_first: c.succeeded_first.load(Ordering::Relaxed),
-            succeeded_after_retry: c.succeeded_after_retry.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
+            calls: succeeded_first + succeeded_after_retry + failed,
+            succeeded_first,
+            succeeded_after_retry,
+            failed,
             exhausted: c.exhausted.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             config: self.config,
@@ -178,7 +182,6 @@ impl RetryPolicy {
     pub fn reset(&self) {
         let c = &self.counters;
         for counter in [
-            &c.calls,
             &c.succeeded_first,
             &c.succeeded_after_retry,
             &c.failed,
@@ -238,7 +241,6 @@ impl RetryRun<'_> {
         let counters = &self.policy.counters;
         let error = match &result {
             Ok(_) => {
-                counters.calls.fetch_add(1, Ordering::Relaxed);
                 if self.attempt == 1 {
                     counters.succeeded_first.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -292,7 +294,6 @@ impl RetryRun<'_> {
 
     fn finish_failed(&self, exhausted: bool) {
         let counters = &self.policy.counters;
-        counters.calls.fetch_add(1, Ordering::Relaxed);
         counters.failed.fetch_add(1, Ordering::Relaxed);
         if exhausted {
             counters.exhausted.fetch_add(1, Ordering::Relaxed);
