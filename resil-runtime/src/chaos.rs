@@ -4,7 +4,7 @@
 //!
 //! Compiled only with the `chaos` feature (off by default); without it none
 //! of this exists and the policies carry no hook at all. With it, a call
-//! through a circuit breaker or a bulkhead reads one relaxed atomic while no
+//! through a circuit breaker or a bulkhead reads one atomic flag while no
 //! fault is injected anywhere.
 //!
 //! ```

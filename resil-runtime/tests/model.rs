@@ -22,10 +22,15 @@ use resil_runtime::{
     CircuitPermit, CircuitState, Error, Jitter, RetryConfig, RetryPolicy, RetryStep,
 };
 
-const CASES: u32 = 96;
+const CASES: u32 = 256;
 
-/// Moderate case counts, and no regression files written into the tree.
+/// Moderate case counts (`PROPTEST_CASES` overrides them), and no
+/// regression files written into the tree.
 fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(cases);
     ProptestConfig {
         failure_persistence: None,
         ..ProptestConfig::with_cases(cases)
@@ -217,7 +222,10 @@ impl BreakerModel {
             deadline_ms: self.now_ms + self.timeout_ms(),
         };
         match self.state {
-            ModelState::Closed { failures } => {
+            // Only a call from the current closed period extends the streak:
+            // a slow call from before the breaker last opened cannot re-open
+            // it (nor can a trial that finished after its period closed).
+            ModelState::Closed { failures } if permit.generation == self.generation => {
                 if failures + 1 >= self.config.threshold || rate_reached {
                     self.go(open);
                 } else {
@@ -344,8 +352,8 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 fn breaker_op() -> impl Strategy<Value = BreakerOp> {
     prop_oneof![
         6 => Just(BreakerOp::Acquire),
-        7 => (any::<prop::sample::Index>(), outcome()).prop_map(|(i, o)| BreakerOp::Settle(i, o)),
-        3 => (0u64..=700).prop_map(BreakerOp::Advance),
+        6 => (any::<prop::sample::Index>(), outcome()).prop_map(|(i, o)| BreakerOp::Settle(i, o)),
+        3 => prop_oneof![(0u64..=50), (100u64..=500)].prop_map(BreakerOp::Advance),
         1 => prop_oneof![
             Just(BreakerOp::ForceOpen),
             Just(BreakerOp::ForceClosed),
@@ -361,7 +369,7 @@ fn breaker_config() -> impl Strategy<Value = CircuitBreakerConfig> {
         1u32..=8,
         any::<prop::sample::Index>(),
         any::<bool>(),
-        1u64..=5,
+        1u64..=3,
         1u32..=3,
         1u32..=3,
     )
@@ -475,9 +483,141 @@ proptest! {
     #[test]
     fn circuit_breaker_matches_the_model(
         config in breaker_config(),
-        ops in prop::collection::vec(breaker_op(), 1..120),
+        ops in prop::collection::vec(breaker_op(), 1..200),
     ) {
         run_breaker(config, ops);
+    }
+}
+
+/// Outcomes that arrive after their period ended change no later period:
+/// the generation each permit carries is checked by every outcome.
+mod stale_outcomes {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(100);
+
+    /// Threshold 1, two trial slots, one success closes; the breaker is
+    /// opened once and is past its timeout.
+    fn opened() -> CircuitBreaker {
+        let breaker = CircuitBreaker::new(
+            "stale",
+            CircuitBreakerConfig::DEFAULT
+                .threshold(1)
+                .half_open_max(2)
+                .success_threshold(1)
+                .timeout(TIMEOUT),
+        )
+        .unwrap();
+        breaker.try_acquire().unwrap().failure();
+        breaker
+    }
+
+    /// Leaves `breaker` half-open in a *new* period with one trial in flight,
+    /// and returns that trial and a trial of the ended period.
+    async fn two_periods(breaker: &CircuitBreaker) -> (CircuitPermit<'_>, CircuitPermit<'_>) {
+        tokio::time::advance(TIMEOUT).await;
+        let old = breaker.try_acquire().unwrap();
+        let failing = breaker.try_acquire().unwrap();
+        assert!(old.is_trial() && failing.is_trial());
+        failing.failure();
+        assert_eq!(breaker.state(), CircuitState::Open);
+        tokio::time::advance(TIMEOUT).await;
+        let current = breaker.try_acquire().unwrap();
+        assert!(current.is_trial());
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+        (old, current)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_trial_success_does_not_close() {
+        let breaker = opened();
+        let (old, _current) = two_periods(&breaker).await;
+        old.success();
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_trial_failure_does_not_reopen() {
+        let breaker = opened();
+        let (old, _current) = two_periods(&breaker).await;
+        old.failure();
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_old_trial_release_frees_no_slot_of_the_new_period() {
+        let breaker = opened();
+        let (old, _current) = two_periods(&breaker).await;
+        old.release();
+        let second = breaker.try_acquire().expect("the new period's second slot");
+        assert!(
+            breaker.try_acquire().is_err(),
+            "a slot of the old period was given back to the new one"
+        );
+        second.release();
+    }
+
+    /// The documented case: "a slow call from before the breaker opened"
+    /// cannot re-open it once it has closed again.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_from_before_the_opening_does_not_reopen() {
+        let breaker = CircuitBreaker::new(
+            "stale-slow",
+            CircuitBreakerConfig::DEFAULT
+                .threshold(1)
+                .success_threshold(1)
+                .timeout(TIMEOUT),
+        )
+        .unwrap();
+        let slow = breaker.try_acquire().unwrap();
+        breaker.try_acquire().unwrap().failure();
+        tokio::time::advance(TIMEOUT).await;
+        breaker.try_acquire().unwrap().success();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        slow.failure();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        assert_eq!(breaker.snapshot().failures, 2, "still counted as a failure");
+    }
+
+    /// Likewise a trial still in flight when another trial closed the
+    /// breaker.
+    #[tokio::test(start_paused = true)]
+    async fn a_trial_that_outlives_its_period_does_not_reopen() {
+        let breaker = opened();
+        tokio::time::advance(TIMEOUT).await;
+        let closing = breaker.try_acquire().unwrap();
+        let late = breaker.try_acquire().unwrap();
+        closing.success();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        late.failure();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(32))]
+
+    /// Memory is fixed by the configuration: one bit per window slot, and
+    /// no call, however many, grows it.
+    #[test]
+    fn breaker_memory_is_bounded_by_its_configuration(
+        window in 1u32..=8192,
+        outcomes in prop::collection::vec(any::<bool>(), 0..300),
+    ) {
+        let breaker = CircuitBreaker::new(
+            "model-memory",
+            CircuitBreakerConfig::DEFAULT.failure_rate(0.5).window(window).threshold(u32::MAX),
+        )
+        .unwrap();
+        let expected = std::mem::size_of::<CircuitBreaker>() + window.div_ceil(64) as usize * 8;
+        prop_assert_eq!(breaker.memory_footprint(), expected);
+        prop_assert!(expected <= std::mem::size_of::<CircuitBreaker>() + 1024);
+        breaker.force_closed();
+        for failed in outcomes {
+            let permit = breaker.try_acquire().unwrap();
+            if failed { permit.failure() } else { permit.success() }
+        }
+        prop_assert_eq!(breaker.memory_footprint(), expected);
     }
 }
 
@@ -640,6 +780,7 @@ impl BulkheadModel {
         let context = format!("step {step}: model {self:?}\nreal {view:?}");
         assert_eq!(view.in_flight, self.running, "{context}");
         assert_eq!(view.queued as usize, self.queued.len(), "{context}");
+        assert!(view.queued <= self.queue, "the queue is bounded: {context}");
         assert_eq!(view.available, self.max - self.running, "{context}");
         assert_eq!(
             (
@@ -852,7 +993,7 @@ fn check_schedule(config: RetryConfig) {
 }
 
 proptest! {
-    #![proptest_config(config(CASES * 2))]
+    #![proptest_config(config(CASES))]
 
     /// Every wait lies within its jitter kind's bounds and under
     /// `max_delay`, the base follows the documented backoff, and a call

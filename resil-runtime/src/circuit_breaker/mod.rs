@@ -273,7 +273,10 @@ impl CircuitBreaker {
         let mut word = self.load();
         loop {
             let next = match word.state() {
-                CircuitState::Closed => {
+                // Only a call of the current closed period extends the
+                // streak: one from before the breaker last opened (or a trial
+                // that outlived its half-open period) cannot re-open it.
+                CircuitState::Closed if word.generation() == generation => {
                     let failures = word.consecutive_failures().saturating_add(1);
                     if failures >= self.config.threshold || rate_reached {
                         self.open_word(word)
