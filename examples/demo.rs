@@ -8,6 +8,8 @@
 //!    trial call after its timeout, and closes when the service is back.
 //! 3. Overload: the service slows down and 20 callers arrive at once; the
 //!    bulkhead runs 4, queues 4 for at most 200ms, and sheds the rest.
+//! 4. Chaos: latency injected into the named policy at run time with
+//!    `resil::chaos` (the `chaos` feature), then cleared.
 //!
 //! ```text
 //! cargo run --example demo
@@ -137,6 +139,31 @@ async fn main() {
         }
     }
     println!("{}   served {served}, shed {shed}", stamp());
+
+    println!("\n== act 4: chaos: an operator injects 300ms of latency at run time ==");
+    MODE.store(HEALTHY, Ordering::SeqCst);
+    resil::chaos::inject(
+        "inventory",
+        resil::chaos::Fault::Latency(Duration::from_millis(300)),
+    )
+    .expect("a valid fault");
+    let before = Instant::now();
+    let result = stock_level(300).await;
+    println!(
+        "{}   with the fault: {} in {}ms",
+        stamp(),
+        describe(&result),
+        before.elapsed().as_millis()
+    );
+    resil::chaos::clear("inventory");
+    let before = Instant::now();
+    let result = stock_level(301).await;
+    println!(
+        "{}   fault cleared:  {} in {}ms",
+        stamp(),
+        describe(&result),
+        before.elapsed().as_millis()
+    );
 
     println!("\n== summary ==");
     let snapshot = registry().snapshot();
