@@ -9,7 +9,7 @@
 //! 3. Overload: the service slows down and 20 callers arrive at once; the
 //!    bulkhead runs 4, queues 4 for at most 200ms, and sheds the rest.
 //! 4. Chaos: latency injected into the named policy at run time with
-//!    `resil::chaos` (the `chaos` feature), then cleared.
+//!    `resil::chaos`, then cleared (with `--features chaos`).
 //!
 //! ```text
 //! cargo run --example demo
@@ -63,6 +63,39 @@ fn describe(result: &Result<u32, StockError>) -> String {
         Err(StockError::Resil(rejection)) => format!("rejected: {rejection}"),
         Err(error) => format!("failed: {error}"),
     }
+}
+
+/// Act 4, with the `chaos` feature: latency injected at run time.
+#[cfg(feature = "chaos")]
+async fn chaos_act(stamp: &impl Fn() -> String) {
+    println!("\n== act 4: chaos: an operator injects 300ms of latency at run time ==");
+    resil::chaos::inject(
+        "inventory",
+        resil::chaos::Fault::Latency(Duration::from_millis(300)),
+    )
+    .expect("a valid fault");
+    let before = Instant::now();
+    let result = stock_level(300).await;
+    println!(
+        "{}   with the fault: {} in {}ms",
+        stamp(),
+        describe(&result),
+        before.elapsed().as_millis()
+    );
+    resil::chaos::clear("inventory");
+    let before = Instant::now();
+    let result = stock_level(301).await;
+    println!(
+        "{}   fault cleared:  {} in {}ms",
+        stamp(),
+        describe(&result),
+        before.elapsed().as_millis()
+    );
+}
+
+#[cfg(not(feature = "chaos"))]
+async fn chaos_act(_stamp: &impl Fn() -> String) {
+    println!("\n(act 4, fault injection, runs with `--features chaos`)");
 }
 
 #[tokio::main]
@@ -140,30 +173,8 @@ async fn main() {
     }
     println!("{}   served {served}, shed {shed}", stamp());
 
-    println!("\n== act 4: chaos: an operator injects 300ms of latency at run time ==");
     MODE.store(HEALTHY, Ordering::SeqCst);
-    resil::chaos::inject(
-        "inventory",
-        resil::chaos::Fault::Latency(Duration::from_millis(300)),
-    )
-    .expect("a valid fault");
-    let before = Instant::now();
-    let result = stock_level(300).await;
-    println!(
-        "{}   with the fault: {} in {}ms",
-        stamp(),
-        describe(&result),
-        before.elapsed().as_millis()
-    );
-    resil::chaos::clear("inventory");
-    let before = Instant::now();
-    let result = stock_level(301).await;
-    println!(
-        "{}   fault cleared:  {} in {}ms",
-        stamp(),
-        describe(&result),
-        before.elapsed().as_millis()
-    );
+    chaos_act(&stamp).await;
 
     println!("\n== summary ==");
     let snapshot = registry().snapshot();
