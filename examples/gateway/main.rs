@@ -101,24 +101,24 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
     )
     .await?;
 
-    println!(
-        "resil gateway demo{}: {} of load from {} clients",
+    let banner = format!(
+        "resil gateway demo{}: {} of load from {} clients\n\
+         \x20 upstreams: inventory {}, pricing {}, reviews {}\n\
+         \x20 gateway:   {gateway}  (try {gateway}/health and {gateway}/metrics while it runs)\n\
+         \x20 schedule:  inventory down {}-{}, reviews slow {}-{}\n\n{}",
         if scenario.short { " (short)" } else { "" },
         seconds(scenario.run_for),
-        scenario.clients
-    );
-    println!(
-        "  upstreams: inventory {}, pricing {}, reviews {}",
-        inventory.base_url, pricing.base_url, reviews.base_url
-    );
-    println!("  gateway:   {gateway}  (try {gateway}/health and {gateway}/metrics while it runs)");
-    println!(
-        "  schedule:  inventory down {}-{}, reviews slow {}-{}\n",
+        scenario.clients,
+        inventory.base_url,
+        pricing.base_url,
+        reviews.base_url,
         seconds(scenario.inventory_outage.start),
         seconds(scenario.inventory_outage.end),
         seconds(scenario.reviews_slowdown.start),
-        seconds(scenario.reviews_slowdown.end)
+        seconds(scenario.reviews_slowdown.end),
+        table::LEGEND
     );
+    println!("{banner}");
 
     let until = started + scenario.run_for;
     let recorder = Arc::new(Recorder::default());
@@ -129,7 +129,7 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
         until,
         Arc::clone(&recorder),
     ));
-    table::run(&scenario, started, until, &recorder, &watch).await;
+    table::run(&scenario, &banner, started, until, &recorder, &watch).await;
     load.await?;
 
     let scrape = summary::scrape(&gateway).await;

@@ -17,7 +17,7 @@ use crate::load::{ROUTES, Recorder, Stats};
 use crate::scenario::{Scenario, seconds};
 use crate::table::{millis, state_label};
 use crate::upstream::Upstream;
-use crate::watch::Watch;
+use crate::watch::{Transition, Watch};
 
 /// What `/health` and `/metrics` answered.
 #[derive(Debug)]
@@ -116,11 +116,7 @@ fn outage(run: &Run<'_>, checks: &mut Checks) {
         .into_iter()
         .filter(|t| t.policy == "inventory")
         .collect();
-    let timeline: Vec<String> = transitions
-        .iter()
-        .map(|t| format!("{} {} -> {}", seconds(t.at), t.from, t.to))
-        .collect();
-    println!("  breaker: {}", or_none(&timeline.join(", ")));
+    println!("  breaker: {}", or_none(&story(&transitions)));
 
     let during = run.recorder.stats("inventory", window.clone());
     let upstream = run
@@ -180,6 +176,37 @@ fn outage(run: &Run<'_>, checks: &mut Checks) {
         during.open > 0,
         "the gateway answered 503 + Retry-After while the breaker was open",
     );
+}
+
+/// A breaker's transitions told briefly: a long outage is a run of failed
+/// trial calls, one per timeout, which read better as one list.
+fn story(transitions: &[Transition]) -> String {
+    let mut parts = Vec::new();
+    let mut failed_trials = Vec::new();
+    let flush = |parts: &mut Vec<String>, failed: &mut Vec<String>| {
+        if !failed.is_empty() {
+            parts.push(format!("trial calls failed at {}", failed.join(", ")));
+            failed.clear();
+        }
+    };
+    for t in transitions {
+        match (t.from, t.to) {
+            // The trial call's outcome is in the transition out of half-open.
+            (CircuitState::Open, CircuitState::HalfOpen) => {}
+            (CircuitState::HalfOpen, CircuitState::Open) => failed_trials.push(seconds(t.at)),
+            (_, to) => {
+                flush(&mut parts, &mut failed_trials);
+                let verb = match to {
+                    CircuitState::Open => "opened",
+                    CircuitState::Closed => "closed",
+                    _ => to.as_str(),
+                };
+                parts.push(format!("{verb} at {}", seconds(t.at)));
+            }
+        }
+    }
+    flush(&mut parts, &mut failed_trials);
+    parts.join("; ")
 }
 
 fn slowdown(run: &Run<'_>, checks: &mut Checks) {

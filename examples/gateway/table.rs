@@ -1,6 +1,6 @@
 //! The live table, redrawn every second while the load runs: each policy's
 //! state and counters from `resil::registry().snapshot()` beside what the
-//! load generator saw on that route in the last second.
+//! load generator saw on that route in the last second (see [`LEGEND`]).
 //!
 //! On a terminal each table replaces the last (ANSI clear); when stdout is
 //! a pipe or a file (CI) the tables are printed one after another and only
@@ -17,9 +17,18 @@ use crate::load::{ROUTES, Recorder};
 use crate::scenario::{Scenario, seconds};
 use crate::watch::{Transition, Watch};
 
-/// Prints a table every second until `until`.
+/// What the columns are, printed once above the tables.
+pub(crate) const LEGEND: &str = "\
+columns: the policy's breaker state, and the registry's counts since the start: breaker calls, failures
+and rejections, retries, bulkhead slots running/max and queued/max, calls the bulkhead shed;
+after the bar, the load generator's view of the route in the last second: answers by status, p50, p99
+";
+
+/// Prints a table every second until `until`; on a terminal, under
+/// `banner`.
 pub(crate) async fn run(
     scenario: &Scenario,
+    banner: &str,
     started: Instant,
     until: Instant,
     recorder: &Recorder,
@@ -50,7 +59,8 @@ pub(crate) async fn run(
         let mut out = std::io::stdout().lock();
         // Best effort: a closed stdout must not stop the demo.
         let _ = if tty {
-            write!(out, "\x1b[2J\x1b[H{table}")
+            // Home, clear, and the banner again: its addresses stay in view.
+            write!(out, "\x1b[H\x1b[2J{banner}\n{table}")
         } else {
             writeln!(out, "{table}")
         };
@@ -126,7 +136,6 @@ pub(crate) fn render(
             millis(last_second.p99),
         );
     }
-    t += "  (left: the registry's counters since start; right: the load generator's answers in the last second)\n";
     for transition in transitions {
         t += &format!(
             "  {:>6}  breaker {}: {} -> {}\n",
