@@ -38,14 +38,21 @@ mod clock;
 mod duration;
 mod error;
 pub mod events;
+pub mod health;
+pub mod http;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod private;
 mod registry;
 pub mod retry;
 mod sync;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadSnapshot};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
+    StateChange,
 };
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
 pub use registry::{PolicyId, Registry, Snapshot, registry};

@@ -265,6 +265,8 @@ impl RetryRun<'_> {
         if self.attempt >= self.policy.config.max_attempts {
             self.finish_failed(true);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
+            #[cfg(feature = "metrics")]
+            crate::metrics::retries_exhausted(&self.policy.name);
             events::emit(
                 &self.policy.name,
                 PolicyKind::Retry,
@@ -276,6 +278,8 @@ impl RetryRun<'_> {
         }
         let delay = self.policy.delay(self.attempt, self.previous_delay);
         counters.retries.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::retry(&self.policy.name, self.attempt + 1);
         tracing::info!(target: "resil", policy = %self.policy.name, attempt = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retrying");
         events::emit(
             &self.policy.name,
