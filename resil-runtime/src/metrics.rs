@@ -1,4 +1,4 @@
-//! Metrics through the [`metrics`](::metrics) facade, for Prometheus or any
+//! Metrics through the `metrics` facade (0.24), for Prometheus or any
 //! other exporter that installs a `metrics` recorder.
 //!
 //! Only with the `metrics` feature (off by default: it adds a dependency

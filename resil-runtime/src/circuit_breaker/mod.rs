@@ -395,7 +395,7 @@ impl CircuitBreaker {
     /// callbacks after it. A panicking callback is logged and skipped. A
     /// change is seen shortly after it happens, not at once: to react within
     /// the same task, use [`state`](Self::state) or
-    /// [`events::subscribe`](crate::events::subscribe).
+    /// [`events::subscribe`].
     ///
     /// ```
     /// use std::sync::mpsc;

@@ -1,5 +1,5 @@
 //! `tower` layers that put a named policy in front of any
-//! [`tower::Service`](::tower::Service): an axum or hyper route, or a
+//! `tower::Service`: an axum or hyper route, or a
 //! tower-based client. Only with the `tower` feature.
 //!
 //! Each layer holds the policy itself (an `Arc` from the
