@@ -33,8 +33,9 @@ pub(crate) struct Reply {
 /// Why a request got no response.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RequestError {
+    /// Kept as the source so `resil::http` answers it with 504.
     #[error("no response within {0:?}")]
-    TimedOut(Duration),
+    TimedOut(Duration, #[source] tokio::time::error::Elapsed),
     #[error("{0}")]
     Transport(String),
 }
@@ -73,6 +74,6 @@ impl HttpClient {
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| RequestError::TimedOut(self.timeout))?
+            .map_err(|elapsed| RequestError::TimedOut(self.timeout, elapsed))?
     }
 }

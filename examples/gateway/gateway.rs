@@ -1,12 +1,12 @@
 //! The API gateway: an axum server whose routes call the upstreams through
 //! functions annotated with `#[retry]`, `#[circuit_breaker]` and
-//! `#[bulkhead]`, and which turns resil's rejections into HTTP answers.
+//! `#[bulkhead]`, and which answers failures as `resil::http` maps them.
 //!
 //! | route | answers |
 //! | --- | --- |
-//! | `GET /{inventory,pricing,reviews}/{sku}` | the upstream's JSON; 503 + `Retry-After` while its breaker is open; 429 when its bulkhead is full; 502/504 when the upstream failed |
-//! | `GET /health` | every policy's state and counters (`resil::registry().snapshot()`) |
-//! | `GET /metrics` | the same in Prometheus text format |
+//! | `GET /{inventory,pricing,reviews}/{sku}` | the upstream's JSON; 503 + `Retry-After` while its breaker is open; 429 when its bulkhead is full; 502 when the upstream failed, 504 when it did not answer |
+//! | `GET /health` | every policy's state, health and counters (`resil::registry().snapshot()`); 503 when every breaker is open |
+//! | `GET /metrics` | the same in Prometheus text format (`resil::metrics::record()`) |
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,10 +15,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
+use resil::health::Status;
+use resil::http::ErrorResponse;
 use resil::{bulkhead, circuit_breaker, retry};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -26,10 +28,13 @@ use tokio::net::TcpListener;
 use crate::client::{HttpClient, RequestError};
 
 /// Why a call to an upstream gave no answer.
+///
+/// Each variant keeps its cause as `source()`, which is how
+/// `ErrorResponse::from_any_error` finds a rejection or a time-out in it.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UpstreamError {
     /// A policy refused the call: an open breaker or a full bulkhead.
-    #[error(transparent)]
+    #[error("{0}")]
     Resil(#[from] resil::Error),
     #[error("upstream answered {0}")]
     Status(StatusCode),
@@ -147,40 +152,33 @@ async fn reviews_route(State(gw): State<Arc<Gateway>>, Path(sku): Path<u32>) -> 
     answer(reviews(&gw.upstreams, sku).await)
 }
 
+/// The upstream's JSON, or the error as resil maps it: 503 + `Retry-After`
+/// (whole seconds, rounded up) for an open breaker, 429 for a full
+/// bulkhead, 504 for a time-out, 502 for anything else, each with a JSON
+/// body naming the policy.
 fn answer(result: Result<Value, UpstreamError>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
-        Err(UpstreamError::Resil(rejection)) => reject(&rejection),
-        Err(UpstreamError::Request(RequestError::TimedOut(_))) => {
-            (StatusCode::GATEWAY_TIMEOUT, "upstream timed out").into_response()
-        }
-        Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+        Err(error) => ErrorResponse::from_any_error(&error).into_response(),
     }
 }
 
-/// A rejection as HTTP: `http_status()` (503 for an open circuit, 429 for a
-/// full bulkhead) and, when the policy knows, `Retry-After` in whole
-/// seconds, rounded up so a client never comes back too early.
-fn reject(rejection: &resil::Error) -> Response {
-    let status =
-        StatusCode::from_u16(rejection.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let mut response = (status, rejection.to_string()).into_response();
-    if let Some(after) = rejection.retry_after() {
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    }
-    response
-}
-
-async fn health() -> Json<resil::Snapshot> {
-    Json(resil::registry().snapshot())
+async fn health() -> (StatusCode, Json<resil::Snapshot>) {
+    let snapshot = resil::registry().snapshot();
+    // As `HealthReport::http_status`: a degraded gateway still serves, so
+    // only "every breaker open" takes it out of a load balancer.
+    let status = if snapshot.status == Status::Unhealthy {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(snapshot))
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
-    // TODO(obs): call resil::metrics::record() here once it lands, so the
-    // registry's state is copied into the recorder before each render.
+    // Counts the policies keep in their own atomics reach the recorder only
+    // here, at scrape time, so no call pays for metrics.
+    resil::metrics::record();
     gw.prometheus.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -306,7 +306,9 @@ fn endpoints(run: &Run<'_>, checks: &mut Checks) {
                 .map(|b| format!("{} {}", text(&b["name"]), text(&b["state"])))
                 .collect();
             println!(
-                "  GET /health  -> {status}: circuit breakers {}",
+                "  GET /health  -> {status}: {} (score {:.2}); circuit breakers {}",
+                text(&json["status"]),
+                json["score"].as_f64().unwrap_or(f64::NAN),
                 or_none(&breakers.join(", "))
             );
             *status == StatusCode::OK && breakers.len() >= ROUTES.len()
@@ -334,7 +336,10 @@ fn endpoints(run: &Run<'_>, checks: &mut Checks) {
             for line in pick_examples(&samples) {
                 println!("      {line}");
             }
+            // What `resil::metrics::record()` publishes at scrape time.
             *status == StatusCode::OK
+                && body.contains("circuit_breaker_calls_total{")
+                && body.contains("bulkhead_rejected_total{")
         }
         Err(e) => {
             println!("  GET /metrics -> failed: {e}");
@@ -342,21 +347,43 @@ fn endpoints(run: &Run<'_>, checks: &mut Checks) {
         }
     };
     checks.check(health_ok, "/health served every breaker's state as JSON");
-    checks.check(metrics_ok, "/metrics answered in Prometheus text format");
+    checks.check(
+        metrics_ok,
+        "/metrics served every policy's counters in Prometheus text format",
+    );
 }
 
-/// A few lines that show the three policies, rather than the first few,
+/// A few lines that tell this run's story, rather than the first few,
 /// which would all be one metric.
 fn pick_examples<'a>(samples: &[&'a str]) -> Vec<&'a str> {
-    let mut picked: Vec<&str> = Vec::new();
-    for keyword in ["state", "rejected", "retries", "in_flight", "calls"] {
-        if let Some(line) = samples
-            .iter()
-            .find(|l| l.contains(keyword) && l.contains("inventory") && !picked.contains(l))
-        {
-            picked.push(line);
-        }
-    }
+    const WANTED: [&[&str]; 5] = [
+        &["circuit_breaker_state{", "\"inventory\""],
+        &[
+            "circuit_breaker_transitions_total{",
+            "\"inventory\"",
+            "to=\"open\"",
+        ],
+        &[
+            "circuit_breaker_calls_total{",
+            "\"inventory\"",
+            "\"rejected\"",
+        ],
+        &[
+            "resil_retry_attempts_total{",
+            "\"pricing\"",
+            "attempt=\"2\"",
+        ],
+        &["bulkhead_rejected_total{", "\"reviews\""],
+    ];
+    let mut picked: Vec<&str> = WANTED
+        .iter()
+        .filter_map(|parts| {
+            samples
+                .iter()
+                .copied()
+                .find(|line| parts.iter().all(|part| line.contains(part)))
+        })
+        .collect();
     if picked.is_empty() {
         picked.extend(samples.iter().take(5));
     }
