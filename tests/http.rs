@@ -20,8 +20,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use resil::http::ErrorResponse;
-use resil::tower::{BulkheadLayer, CircuitBreakerLayer};
-use resil::{BulkheadConfig, CircuitBreakerConfig, registry};
+use resil::tower::{BulkheadLayer, CircuitBreakerLayer, RetryLayer};
+use resil::{BulkheadConfig, CircuitBreakerConfig, RetryConfig, registry};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
@@ -240,6 +240,95 @@ async fn a_tower_client_behind_the_breaker_maps_network_failures_to_502_then_503
     assert_eq!(response.status, 503);
     assert_eq!(response.retry_after_header().as_deref(), Some("10"));
     assert_eq!(response.body.policy.as_deref(), Some("http-client"));
+}
+
+fn unavailable<B>(response: &axum::http::Response<B>) -> bool {
+    response.status() == StatusCode::SERVICE_UNAVAILABLE
+}
+
+#[tokio::test]
+async fn a_retry_layer_around_a_client_retries_503s_and_stops_at_an_open_breaker() {
+    let retry = registry()
+        .register_retry(
+            "http-retry",
+            RetryConfig::DEFAULT
+                .max_attempts(3)
+                .initial(Duration::from_millis(1))
+                .jitter(resil::Jitter::None),
+        )
+        .unwrap();
+    registry()
+        .register_circuit_breaker(
+            "http-retry-breaker",
+            CircuitBreakerConfig::DEFAULT.threshold(1),
+        )
+        .unwrap();
+    // The upstream answers 503 twice per round, then 200.
+    let calls = Arc::new(AtomicU32::new(0));
+    let handler = {
+        let calls = Arc::clone(&calls);
+        move || async move {
+            match calls.fetch_add(1, Ordering::SeqCst) % 3 {
+                0 | 1 => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::OK,
+            }
+        }
+    };
+    let addr = serve(Router::new().route("/", get(handler))).await;
+    let request = || {
+        Request::get(format!("http://{addr}/"))
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+
+    let mut retried = ServiceBuilder::new()
+        .layer(
+            RetryLayer::named("http-retry")
+                .unwrap()
+                .retry_if(unavailable),
+        )
+        .service(client());
+    let response = retried
+        .ready()
+        .await
+        .unwrap()
+        .call(request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let stats = retry.snapshot();
+    assert_eq!((stats.retries, stats.succeeded_after_retry), (2, 1));
+
+    // With a breaker inside, the first 503 opens it and the retry stops at
+    // its rejection instead of hammering the upstream.
+    let mut guarded = ServiceBuilder::new()
+        .layer(
+            RetryLayer::named("http-retry")
+                .unwrap()
+                .retry_if(unavailable),
+        )
+        .layer(
+            CircuitBreakerLayer::named("http-retry-breaker")
+                .unwrap()
+                .failure_if(unavailable),
+        )
+        .service(client());
+    let error = guarded
+        .ready()
+        .await
+        .unwrap()
+        .call(request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref::<resil::Error>(),
+            Some(resil::Error::CircuitOpen { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "one attempt reached it");
 }
 
 /// Status, `Retry-After` and JSON body of axum's response for `error`.

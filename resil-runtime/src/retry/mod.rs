@@ -137,6 +137,18 @@ impl RetryPolicy {
         }
     }
 
+    /// A run that already made `attempt - 1` attempts, the last wait being
+    /// `previous_delay`: for futures that own their policy and so cannot
+    /// keep a [`RetryRun`] across polls.
+    #[cfg(feature = "tower")]
+    pub(crate) fn resume(&self, attempt: u32, previous_delay: Duration) -> RetryRun<'_> {
+        RetryRun {
+            policy: self,
+            attempt,
+            previous_delay,
+        }
+    }
+
     /// Calls `attempt` until it succeeds, returns an error that is not
     /// retried, or the attempts run out; returns the last result unchanged.
     /// Every error is retried.
@@ -219,6 +231,12 @@ impl RetryRun<'_> {
     /// The attempt about to run or just run, from 1.
     pub fn attempt(&self) -> u32 {
         self.attempt
+    }
+
+    /// The wait before the current attempt (zero before the first).
+    #[cfg(feature = "tower")]
+    pub(crate) fn previous_delay(&self) -> Duration {
+        self.previous_delay
     }
 
     /// Decides what follows an attempt that gave `result`. `retry_if` picks

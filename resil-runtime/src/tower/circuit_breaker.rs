@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{BoxError, Timing, is_rejection, timing_end, timing_start};
+use super::{BoxError, Timing, is_rejection};
 use crate::circuit_breaker::{CircuitBreaker, OwnedCircuitPermit};
 use crate::error::{ConfigError, Error};
 use crate::registry::registry;
@@ -160,7 +160,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let started = timing_start();
+        let started = Timing::start();
         let state = match self.breaker.try_acquire() {
             Ok(permit) => {
                 let permit = permit.into_owned(Arc::clone(&self.breaker));
@@ -170,7 +170,7 @@ where
                 }
             }
             Err(rejection) => {
-                timing_end(self.breaker.name(), "rejected", started);
+                started.end(self.breaker.name(), "rejected");
                 State::Rejected {
                     error: Some(rejection),
                 }
@@ -263,7 +263,7 @@ where
                 "failure"
             }
         };
-        timing_end(this.breaker.name(), outcome, *this.started);
+        this.started.end(this.breaker.name(), outcome);
         Poll::Ready(result)
     }
 }

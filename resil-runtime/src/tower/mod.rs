@@ -13,6 +13,9 @@
 //!   say); an inner layer's rejection (a full bulkhead) counts as neither.
 //! - [`BulkheadLayer`]: caps calls in flight, with the bulkhead's queue and
 //!   wait.
+//! - [`RetryLayer`]: retries errors, and the responses
+//!   [`retry_if`](RetryLayer::retry_if) picks, with the policy's backoff;
+//!   the request must be `Clone`.
 //!
 //! Readiness is the inner service's: a layer never holds `poll_ready`
 //! pending for its policy, so an open breaker or a full bulkhead is an
@@ -49,6 +52,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod retry;
 
 pub use ::tower::BoxError;
 pub use bulkhead::{BulkheadFuture, BulkheadLayer, BulkheadService};
@@ -56,30 +60,32 @@ pub use circuit_breaker::{
     CircuitBreakerFuture, CircuitBreakerLayer, CircuitBreakerService, ErrorsOnly,
     ResponseClassifier,
 };
+pub use retry::{RetryFuture, RetryLayer, RetryService};
 
-/// When a call through a breaker started, if call timing is on.
-#[cfg(feature = "metrics")]
-type Timing = Option<tokio::time::Instant>;
-#[cfg(not(feature = "metrics"))]
-type Timing = ();
-
-#[cfg(feature = "metrics")]
-fn timing_start() -> Timing {
-    crate::metrics::timing_start()
+/// When a call through a breaker started, if call timing is on (and the
+/// `metrics` feature is); nothing at all without the feature.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    #[cfg(feature = "metrics")]
+    started: Option<tokio::time::Instant>,
 }
 
-#[cfg(not(feature = "metrics"))]
-fn timing_start() -> Timing {}
+impl Timing {
+    fn start() -> Self {
+        Self {
+            #[cfg(feature = "metrics")]
+            started: crate::metrics::timing_start(),
+        }
+    }
 
-#[cfg(feature = "metrics")]
-fn timing_end(policy: &crate::PolicyName, outcome: &'static str, started: Timing) {
-    if let Some(started) = started {
-        crate::metrics::call_duration(policy, outcome, started);
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn end(self, policy: &crate::PolicyName, outcome: &'static str) {
+        #[cfg(feature = "metrics")]
+        if let Some(started) = self.started {
+            crate::metrics::call_duration(policy, outcome, started);
+        }
     }
 }
-
-#[cfg(not(feature = "metrics"))]
-fn timing_end(_: &crate::PolicyName, _: &'static str, _: Timing) {}
 
 /// Whether a service's error is another policy's refusal (the dependency
 /// was not called), which a breaker counts as neither success nor failure.
