@@ -34,6 +34,23 @@
 //! layer, so above every retry attempt passes through the breaker and then the
 //! bulkhead. Each policy's state lives in the global [`registry()`], shared by
 //! every function that names the same policy.
+//!
+//! # Observability
+//!
+//! Always there: [`health`] (healthy / degraded / unhealthy per policy and
+//! overall, and health-aware choice among [`health::Replicas`]), [`http`]
+//! (the HTTP response for any error), [`events`], per-breaker
+//! [`CircuitBreaker::on_state_change`] callbacks, and a `resil.attempt`
+//! tracing span around every attempt. Behind cargo features, all off by
+//! default because each adds dependencies (none adds a per-call cost that
+//! was not opted into):
+//!
+//! - `metrics`: `resil::metrics`, every policy's counters, gauges and
+//!   histograms through the `metrics` facade.
+//! - `tower`: `resil::tower`, layers that put a registered policy in front of
+//!   any `tower::Service`.
+//! - `axum`: axum's `IntoResponse` for [`Error`] and [`http::ErrorResponse`].
+//! - `chaos`: `resil::chaos`, fault injection.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -18,9 +18,11 @@
 //!         let mut __resil_run = __RESIL_RETRY_0.get().start();
 //!         loop {
 //!             let req = clone_arg(&req);
-//!             let __resil_attempt = __RESIL_CIRCUIT_BREAKER_1.get().call_site(
-//!                 __RESIL_BULKHEAD_2.get().call_site(lift(anchor::<Result<T, E>, _>(async { body }))),
-//!                 never,
+//!             let __resil_attempt = attempt(&[("retry", ..), ..], __resil_run.attempt(),
+//!                 __RESIL_CIRCUIT_BREAKER_1.get().call_site(
+//!                     __RESIL_BULKHEAD_2.get().call_site(lift(anchor::<Result<T, E>, _>(async { body }))),
+//!                     never,
+//!                 ),
 //!             ).await;
 //!             match __resil_run.next(__resil_attempt, always, |e| describe!(e)) {
 //!                 RetryStep::Done(r) => break r,
@@ -31,6 +33,9 @@
 //!     finish(__resil_result)
 //! }
 //! ```
+//!
+//! `attempt` runs each attempt (the whole call, without `#[retry]`) in a
+//! tracing span; see `traced`.
 //!
 //! The body stays a plain (not `move`) `async` block awaited in place, so it
 //! borrows the arguments: `&self`, `&mut self`, borrowed arguments, `?` and
@@ -115,13 +120,14 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::always),
                 };
-                Code::Value(retry_loop(
+                let attempt = traced(
                     &private,
-                    &site,
-                    &retry_if,
-                    &clones,
+                    layers,
+                    &fn_name,
+                    quote!(__resil_run.attempt()),
                     code.future(),
-                ))
+                );
+                Code::Value(retry_loop(&private, &site, &retry_if, &clones, attempt))
             }
             Layer::CircuitBreaker(args) => {
                 let config = circuit_breaker_config(&private, args);
@@ -159,7 +165,19 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         end,
     );
     let finish = spanned_call(quote!(#krate::__private::finish), argument, start, end);
-    let value = code.value();
+    let value = if has_retry {
+        code.value()
+    } else {
+        let private = quote!(#krate::__private);
+        Code::Future(traced(
+            &private,
+            layers,
+            &fn_name,
+            quote!(1u32),
+            code.future(),
+        ))
+        .value()
+    };
     let vis = &func.vis;
     let sig = &func.sig;
     quote! {
@@ -221,6 +239,30 @@ fn retry_loop(
             }
         }
     }
+}
+
+/// The tracing hook: runs `future` (one attempt of the innermost enclosing
+/// retry, or the whole call when there is no retry) in a span that names
+/// every policy of the stack and the attempt number. Built by
+/// `__private::attempt`, which is all that knows about `tracing`.
+///
+/// Output: `__private::attempt(&[("retry", "name"), ...], #attempt, #future)`
+fn traced(
+    private: &TokenStream,
+    layers: &[Layer],
+    fn_name: &str,
+    attempt: TokenStream,
+    future: TokenStream,
+) -> TokenStream {
+    let policies = layers.iter().map(|layer| {
+        let kind = layer.kind().name();
+        let name = match &layer.common().name {
+            Some(name) => name.to_token_stream(),
+            None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        };
+        quote!((#kind, #name))
+    });
+    quote!(#private::attempt(&[#(#policies),*], #attempt, #future))
 }
 
 fn retry_config(private: &TokenStream, args: &RetryArgs) -> TokenStream {
@@ -434,7 +476,8 @@ mod tests {
             "static __RESIL_CIRCUIT_BREAKER_1 : :: resil :: __private :: CircuitBreakerSite = :: resil :: __private :: CircuitBreakerSite :: new (\"osteon\" , :: resil :: __private :: CircuitBreakerConfig :: DEFAULT . threshold (5) . timeout (:: core :: time :: Duration :: from_nanos (60000000000))) ;",
             "static __RESIL_BULKHEAD_2 : :: resil :: __private :: BulkheadSite = :: resil :: __private :: BulkheadSite :: new (\"osteon\" , :: resil :: __private :: BulkheadConfig :: DEFAULT . max_concurrent (10) . queue (5) . wait (:: core :: time :: Duration :: from_nanos (5000000000))) ;",
             "let req = :: resil :: __private :: clone_arg (& req) ;",
-            "__RESIL_CIRCUIT_BREAKER_1 . get () . call_site (__RESIL_BULKHEAD_2 . get () . call_site (:: resil :: __private :: lift (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) , :: resil :: __private :: never) . await",
+            "__RESIL_CIRCUIT_BREAKER_1 . get () . call_site (__RESIL_BULKHEAD_2 . get () . call_site (:: resil :: __private :: lift (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) , :: resil :: __private :: never)) . await",
+            "let __resil_attempt = :: resil :: __private :: attempt (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , __RESIL_CIRCUIT_BREAKER_1",
             ":: resil :: __private :: always",
             ":: resil :: __private :: finish (:: core :: convert :: identity (__resil_result))",
         ] {
@@ -456,7 +499,7 @@ mod tests {
         assert!(!out.contains("loop"), "{out}");
         assert!(!out.contains("clone_arg"), "{out}");
         assert!(
-            out.contains("let __resil_result = __RESIL_BULKHEAD_0 . get () . call_site"),
+            out.contains("let __resil_result = :: resil :: __private :: attempt (& [(\"bulkhead\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"f\"))] , 1u32 , __RESIL_BULKHEAD_0 . get () . call_site"),
             "{out}"
         );
     }

@@ -106,6 +106,17 @@ impl Ord for PolicyName {
     }
 }
 
+#[cfg(feature = "metrics")]
+impl PolicyName {
+    /// The name as a metric label value, without copying the string.
+    pub(crate) fn to_label(&self) -> ::metrics::SharedString {
+        match &self.0 {
+            NameRepr::Static(name) => ::metrics::SharedString::from(*name),
+            NameRepr::Shared(name) => ::metrics::SharedString::from(Arc::clone(name)),
+        }
+    }
+}
+
 impl fmt::Display for PolicyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -247,7 +258,8 @@ impl Error {
 
     /// The HTTP status an API gateway answers with for this error: 503 for an
     /// open circuit, 429 for a full bulkhead or an exhausted rate limit, 504
-    /// for a timeout.
+    /// for a timeout. [`ErrorResponse`](crate::http::ErrorResponse) builds the
+    /// whole response (headers and JSON body).
     pub fn http_status(&self) -> u16 {
         match self {
             Self::CircuitOpen { .. } => 503,
@@ -261,6 +273,60 @@ impl Error {
     pub fn is_rejection(&self) -> bool {
         !matches!(self, Self::Timeout { .. })
     }
+
+    /// A short, stable, `snake_case` code for the error, as the `error` field
+    /// of [`ErrorResponse`](crate::http::ErrorResponse)'s JSON body:
+    /// `circuit_open`, `bulkhead_full`, `timeout` or `rate_limited`.
+    ///
+    /// ```
+    /// let err = resil::Error::Timeout { policy: "search".into(), after: Default::default() };
+    /// assert_eq!(err.code(), "timeout");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CircuitOpen { .. } => "circuit_open",
+            Self::BulkheadFull { .. } => "bulkhead_full",
+            Self::Timeout { .. } => "timeout",
+            Self::RateLimited { .. } => "rate_limited",
+        }
+    }
+
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up and at
+    /// least 1: the value of an HTTP `Retry-After` header. Rounding up never
+    /// invites a client back before the policy would let it through, and a
+    /// half-open breaker whose trial slots are all taken (a `retry_after` of
+    /// zero) still asks for a pause rather than an immediate retry storm.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let open = |ms| resil::Error::CircuitOpen {
+    ///     policy: "payments".into(),
+    ///     retry_after: Duration::from_millis(ms),
+    /// };
+    /// assert_eq!(open(29_001).retry_after_secs(), Some(30));
+    /// assert_eq!(open(0).retry_after_secs(), Some(1));
+    /// assert_eq!(open(30_000).retry_after_header().as_deref(), Some("30"));
+    /// ```
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after().map(retry_after_secs)
+    }
+
+    /// [`retry_after_secs`](Self::retry_after_secs) formatted for an HTTP
+    /// `Retry-After` header (delay-seconds form).
+    pub fn retry_after_header(&self) -> Option<String> {
+        self.retry_after_secs().map(|secs| secs.to_string())
+    }
+}
+
+/// Whole seconds, rounded up, at least 1.
+pub(crate) fn retry_after_secs(after: Duration) -> u64 {
+    let secs = after.as_secs();
+    let secs = if after.subsec_nanos() > 0 {
+        secs.saturating_add(1)
+    } else {
+        secs
+    };
+    secs.max(1)
 }
 
 /// What is wrong with a configuration value or a registry request.

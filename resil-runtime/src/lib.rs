@@ -19,6 +19,13 @@
 //!   dropped during a panic it counts a failure, dropped otherwise (the
 //!   future was cancelled) it gives its slot back. Nothing leaks whichever
 //!   way a call ends.
+//! - **Observability off the hot path.** Metrics (feature `metrics`) are
+//!   read from the policies' own atomics at scrape time, or counted at
+//!   events that are rare by nature (transitions, retries, queued waits);
+//!   callbacks run on their own thread; the tracing span around each attempt
+//!   is disabled, at the cost of a cached interest check, unless a
+//!   subscriber wants it. See [`health`], [`http`] and, with their
+//!   features, `metrics` and `tower`.
 //! - **Time from `tokio::time`.** Deadlines and backoff use
 //!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
 //!   clock drives them deterministically.
@@ -38,14 +45,21 @@ mod clock;
 mod duration;
 mod error;
 pub mod events;
+pub mod health;
+pub mod http;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod private;
 mod registry;
 pub mod retry;
 mod sync;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadSnapshot};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
+    StateChange,
 };
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
 pub use registry::{PolicyId, Registry, Snapshot, registry};

@@ -91,6 +91,41 @@ impl<P: Tabled> fmt::Debug for Site<P> {
     }
 }
 
+/// Runs one attempt of a protected call (or the whole call, without
+/// `#[retry]`) in a `resil.attempt` span: level `DEBUG`, target `resil`,
+/// fields `policies` (`"retry=payments circuit_breaker=payments"`, outermost
+/// first) and `attempt` (from 1). A trace then shows each retry as its own
+/// span, the rejections and retry decisions inside it.
+///
+/// With no subscriber interested (none installed, or one that filters out
+/// `resil` at `DEBUG`) the span is disabled: creating it costs the
+/// callsite's cached interest check, entering it a branch, and the fields
+/// are never formatted.
+#[inline]
+pub fn attempt<F: Future>(
+    policies: &'static [(&'static str, &'static str)],
+    attempt: u32,
+    future: F,
+) -> tracing::instrument::Instrumented<F> {
+    let span = tracing::debug_span!(target: "resil", "resil.attempt", policies = %Policies(policies), attempt);
+    tracing::Instrument::instrument(future, span)
+}
+
+/// Formats a stack of `(kind, name)` as `kind=name kind=name`.
+struct Policies(&'static [(&'static str, &'static str)]);
+
+impl fmt::Display for Policies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (kind, name)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{kind}={name}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Waits between attempts, on `tokio::time` so paused clocks drive it.
 pub async fn sleep(delay: Duration) {
     tokio::time::sleep(delay).await;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
+use crate::health::{self, HealthReport, Status};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
 
 static REGISTRY: Registry = Registry::new();
@@ -58,9 +59,23 @@ pub struct PolicyId {
 
 /// Every registered policy's state and counters at one moment; serializes
 /// to the JSON a `/health` endpoint returns.
+///
+/// ```
+/// let json = serde_json::to_value(resil::registry().snapshot()).unwrap();
+/// for key in ["status", "score", "conflicts", "circuit_breakers", "bulkheads", "retries"] {
+///     assert!(json.get(key).is_some(), "{key}");
+/// }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
+    /// Overall health, as in [`HealthReport::status`].
+    pub status: Status,
+    /// Overall score, as in [`HealthReport::score`].
+    pub score: f64,
+    /// Declarations that gave one name different settings (see
+    /// [`Registry::conflicts`]), as messages; empty when all is well.
+    pub conflicts: Vec<String>,
     /// Circuit breakers, by name.
     pub circuit_breakers: Vec<CircuitBreakerSnapshot>,
     /// Bulkheads, by name.
@@ -126,6 +141,11 @@ pub(crate) struct Table<P>(RwLock<BTreeMap<PolicyName, Arc<P>>>);
 impl<P: Tabled> Table<P> {
     const fn new() -> Self {
         Self(RwLock::new(BTreeMap::new()))
+    }
+
+    fn find(&self, name: &str) -> Option<Arc<P>> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(name).cloned()
     }
 
     fn get(&self, name: &str) -> Result<Arc<P>, ConfigError> {
@@ -230,6 +250,12 @@ impl Registry {
     /// The circuit breaker registered as `name`.
     pub fn circuit_breaker(&self, name: &str) -> Result<Arc<CircuitBreaker>, ConfigError> {
         self.circuit_breakers.get(name)
+    }
+
+    /// The circuit breaker registered as `name`, if any; unlike
+    /// [`circuit_breaker`](Self::circuit_breaker), builds no error.
+    pub(crate) fn find_circuit_breaker(&self, name: &str) -> Option<Arc<CircuitBreaker>> {
+        self.circuit_breakers.find(name)
     }
 
     /// The bulkhead registered as `name`.
@@ -350,18 +376,42 @@ impl Registry {
             .collect()
     }
 
-    /// Every policy's state and counters.
+    /// Every policy's state and counters, with the overall health and any
+    /// conflicting declarations.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            circuit_breakers: self
-                .circuit_breakers
-                .all()
+        let circuit_breakers: Vec<CircuitBreakerSnapshot> = self
+            .circuit_breakers
+            .all()
+            .iter()
+            .map(|b| b.snapshot())
+            .collect();
+        let bulkheads: Vec<BulkheadSnapshot> =
+            self.bulkheads.all().iter().map(|b| b.snapshot()).collect();
+        let (status, score) = health::overall(
+            circuit_breakers
                 .iter()
-                .map(|b| b.snapshot())
-                .collect(),
-            bulkheads: self.bulkheads.all().iter().map(|b| b.snapshot()).collect(),
+                .map(|b| (true, b.health, b.score))
+                .chain(bulkheads.iter().map(|b| (false, b.health, b.score))),
+        );
+        Snapshot {
+            status,
+            score,
+            conflicts: self.conflicts().iter().map(ToString::to_string).collect(),
+            circuit_breakers,
+            bulkheads,
             retries: self.retries.all().iter().map(|r| r.snapshot()).collect(),
         }
+    }
+
+    /// Every circuit breaker's and bulkhead's health, and overall; see
+    /// [`health`](crate::health).
+    ///
+    /// ```
+    /// let report = resil::registry().health();
+    /// assert!(report.score >= 0.0 && report.score <= 1.0);
+    /// ```
+    pub fn health(&self) -> HealthReport {
+        HealthReport::from_snapshot(&self.snapshot())
     }
 
     /// Resets the policy `name` of `kind` (state and counters).

@@ -31,9 +31,12 @@ use serde::Serialize;
 
 pub use config::BulkheadConfig;
 pub use permit::BulkheadPermit;
+#[cfg(feature = "tower")]
+pub(crate) use permit::OwnedBulkheadPermit;
 
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::health::Status;
 use queue::Waiter;
 
 pub(crate) const MAX_SLOTS: u32 = 1 << 31;
@@ -110,6 +113,12 @@ pub struct BulkheadSnapshot {
     pub available: u32,
     /// Total time queued calls spent waiting, in milliseconds.
     pub total_wait_ms: u64,
+    /// Healthy, or degraded while the next call would have to wait or be
+    /// refused; see [`health`](crate::health).
+    pub health: Status,
+    /// From 0.5 (every slot and queue place taken) to 1 (idle); see
+    /// [`health`](crate::health).
+    pub score: f64,
     /// The settings in force.
     pub config: BulkheadConfig,
 }
@@ -160,7 +169,7 @@ impl Bulkhead {
     }
 
     #[inline]
-    fn try_acquire_fast(&self) -> Option<BulkheadPermit<'_>> {
+    pub(crate) fn try_acquire_fast(&self) -> Option<BulkheadPermit<'_>> {
         let mut state = self.state.load(Ordering::Acquire);
         while waiting(state) == 0 && running(state) < self.config.max_concurrent {
             match self.state.compare_exchange_weak(
@@ -186,6 +195,13 @@ impl Bulkhead {
             Some(permit) => Ok(permit),
             None => self.acquire_slow().await,
         }
+    }
+
+    /// [`acquire`](Self::acquire) for a future that must own the bulkhead.
+    #[cfg(feature = "tower")]
+    pub(crate) async fn acquire_owned(self: Arc<Self>) -> Result<OwnedBulkheadPermit, Error> {
+        let permit = self.acquire().await?;
+        Ok(permit.into_owned(Arc::clone(&self)))
     }
 
     #[cold]
@@ -225,6 +241,8 @@ impl Bulkhead {
         let wait = queue::Wait::new(self, waiter);
         let outcome = tokio::time::timeout(self.config.wait, wait).await;
         let waited = started.elapsed();
+        #[cfg(feature = "metrics")]
+        crate::metrics::bulkhead_wait(&self.name, waited);
         self.counters.wait_micros.fetch_add(
             crate::clock::saturating_micros(waited) as u64,
             Ordering::Relaxed,
@@ -304,7 +322,7 @@ impl Bulkhead {
         let state = self.state.load(Ordering::Acquire);
         let admitted = self.counters.admitted.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
-        BulkheadSnapshot {
+        let mut snapshot = BulkheadSnapshot {
             name: self.name.clone(),
             calls: admitted + rejected,
             admitted,
@@ -316,8 +334,14 @@ impl Bulkhead {
             available: self.config.max_concurrent.saturating_sub(running(state)),
             total_wait_ms: Duration::from_micros(self.counters.wait_micros.load(Ordering::Relaxed))
                 .as_millis() as u64,
+            health: Status::Healthy,
+            score: 1.0,
             config: self.config,
-        }
+        };
+        let assessed = crate::health::assess_bulkhead(&snapshot);
+        snapshot.health = assessed.status;
+        snapshot.score = assessed.score;
+        snapshot
     }
 
     /// Zeroes the counters; slots in use stay in use.

@@ -1,4 +1,6 @@
 use std::fmt;
+#[cfg(feature = "tower")]
+use std::sync::Arc;
 
 use super::Bulkhead;
 
@@ -20,6 +22,40 @@ pub struct BulkheadPermit<'a> {
 impl<'a> BulkheadPermit<'a> {
     pub(super) fn new(bulkhead: &'a Bulkhead) -> Self {
         Self { bulkhead }
+    }
+
+    /// The same slot, holding its bulkhead by `Arc` so that it can live in a
+    /// future that outlives the borrow. `bulkhead` must be the bulkhead this
+    /// permit came from.
+    #[cfg(feature = "tower")]
+    pub(crate) fn into_owned(self, bulkhead: Arc<Bulkhead>) -> OwnedBulkheadPermit {
+        debug_assert!(std::ptr::eq(self.bulkhead, &*bulkhead));
+        // The slot moves to the owned permit, which gives it back.
+        std::mem::forget(self);
+        OwnedBulkheadPermit { bulkhead }
+    }
+}
+
+/// A [`BulkheadPermit`] that owns its bulkhead, for futures that must be
+/// `'static` (the `tower` layer's).
+#[cfg(feature = "tower")]
+pub(crate) struct OwnedBulkheadPermit {
+    bulkhead: Arc<Bulkhead>,
+}
+
+#[cfg(feature = "tower")]
+impl Drop for OwnedBulkheadPermit {
+    fn drop(&mut self) {
+        self.bulkhead.release();
+    }
+}
+
+#[cfg(feature = "tower")]
+impl fmt::Debug for OwnedBulkheadPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedBulkheadPermit")
+            .field("bulkhead", self.bulkhead.name())
+            .finish()
     }
 }
 

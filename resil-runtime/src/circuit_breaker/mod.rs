@@ -16,6 +16,7 @@
 //! reads `tokio::time::Instant::now()` once to compare with the deadline.
 
 mod config;
+mod observers;
 mod permit;
 mod state;
 pub(crate) mod window;
@@ -23,17 +24,23 @@ pub(crate) mod window;
 use crate::sync::{AtomicI64, AtomicU64};
 use std::fmt;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use config::CircuitBreakerConfig;
+pub use observers::StateChange;
 pub use permit::CircuitPermit;
+#[cfg(feature = "tower")]
+pub(crate) use permit::OwnedCircuitPermit;
 pub use state::CircuitState;
 
 use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::health::Status;
+use observers::Observers;
 use state::Word;
 use window::CountWindow;
 
@@ -66,6 +73,7 @@ pub struct CircuitBreaker {
     counters: Counters,
     last_transition_micros: AtomicI64,
     window: Option<CountWindow>,
+    observers: OnceLock<Box<Observers>>,
     config: CircuitBreakerConfig,
     name: PolicyName,
 }
@@ -106,6 +114,11 @@ pub struct CircuitBreakerSnapshot {
     pub rejected: u64,
     /// The current run of consecutive failures (closed state only).
     pub consecutive_failures: u32,
+    /// Trial calls running now (half-open state only).
+    pub trial_calls_in_flight: Option<u32>,
+    /// Trial calls that succeeded so far; `success_threshold` of them close
+    /// the breaker (half-open state only).
+    pub trial_successes: Option<u32>,
     /// Failure rate over the window, when `failure_rate` is set.
     pub failure_rate: Option<f64>,
     /// Calls the window holds, when `failure_rate` is set.
@@ -114,6 +127,10 @@ pub struct CircuitBreakerSnapshot {
     pub half_open_in_ms: Option<u64>,
     /// Milliseconds since the last state change, if it ever changed.
     pub since_transition_ms: Option<u64>,
+    /// Healthy, degraded or unhealthy; see [`health`](crate::health).
+    pub health: Status,
+    /// From 0 (open) to 1 (closed, nothing failing); see [`health`](crate::health).
+    pub score: f64,
     /// The settings in force.
     pub config: CircuitBreakerConfig,
 }
@@ -133,6 +150,7 @@ impl CircuitBreaker {
             counters: Counters::default(),
             last_transition_micros: AtomicI64::new(i64::MIN),
             window: config.failure_rate.map(|_| CountWindow::new(config.window)),
+            observers: OnceLock::new(),
             config,
             name,
         })
@@ -339,6 +357,11 @@ impl CircuitBreaker {
     fn transitioned(&self, from: CircuitState, to: CircuitState) {
         self.last_transition_micros
             .store(clock::now_micros(), Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::transition(&self.name, from, to);
+        if let Some(observers) = self.observers.get() {
+            observers.notify(&self.name, from, to);
+        }
         if to == CircuitState::Open {
             tracing::warn!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker opened");
         } else {
@@ -364,6 +387,36 @@ impl CircuitBreaker {
                 Err(actual) => word = actual,
             }
         }
+    }
+
+    /// Calls `callback` after every change of state, like gobreaker's
+    /// `OnStateChange`, with the breaker's name, both states and the time.
+    ///
+    /// Callbacks run in registration order on a background thread
+    /// (`resil-callbacks`), never on the call that caused the change, so a
+    /// slow or blocking callback never delays a call; it only delays the
+    /// callbacks after it. A panicking callback is logged and skipped. A
+    /// change is seen shortly after it happens, not at once: to react within
+    /// the same task, use [`state`](Self::state) or
+    /// [`events::subscribe`].
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use resil::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+    ///
+    /// let breaker = CircuitBreaker::new("callback-doc", CircuitBreakerConfig::DEFAULT.threshold(1)).unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// breaker.on_state_change(move |change| {
+    ///     let _ = tx.send(format!("{} {} -> {}", change.policy, change.from, change.to));
+    /// });
+    /// breaker.try_acquire().unwrap().failure();
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "callback-doc closed -> open");
+    /// ```
+    pub fn on_state_change(&self, callback: impl Fn(&StateChange) + Send + Sync + 'static) {
+        self.observers
+            .get_or_init(Box::default)
+            .add(Arc::new(callback));
     }
 
     /// Holds the breaker open: every call is rejected until
@@ -401,7 +454,8 @@ impl CircuitBreaker {
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
         let tally = self.window.as_ref().map(CountWindow::tally);
         let last = self.last_transition_micros.load(Ordering::Relaxed);
-        CircuitBreakerSnapshot {
+        let half_open = word.state() == CircuitState::HalfOpen;
+        let mut snapshot = CircuitBreakerSnapshot {
             name: self.name.clone(),
             state: word.state(),
             calls: successes + failures + ignored + rejected,
@@ -414,6 +468,8 @@ impl CircuitBreaker {
             } else {
                 0
             },
+            trial_calls_in_flight: half_open.then(|| word.trials_in_flight()),
+            trial_successes: half_open.then(|| word.trial_successes()),
             failure_rate: tally.map(|t| t.rate()),
             window_calls: tally.map(|t| t.calls),
             half_open_in_ms: (word.state() == CircuitState::Open).then(|| {
@@ -421,7 +477,26 @@ impl CircuitBreaker {
             }),
             since_transition_ms: (last != i64::MIN)
                 .then(|| clock::micros_to_duration(now - last).as_millis() as u64),
+            health: Status::Healthy,
+            score: 1.0,
             config: self.config,
+        };
+        let assessed =
+            crate::health::assess_circuit_breaker(&snapshot, word.deadline_micros() <= now);
+        snapshot.health = assessed.status;
+        snapshot.score = assessed.score;
+        snapshot
+    }
+
+    /// Whether a call now would be let through (a trial included), without
+    /// taking a permit.
+    pub(crate) fn would_admit(&self) -> bool {
+        let word = self.load();
+        match word.state() {
+            CircuitState::Closed | CircuitState::ForcedClosed => true,
+            CircuitState::Open => word.deadline_micros() <= clock::now_micros(),
+            CircuitState::HalfOpen => word.trials_in_flight() < self.config.half_open_max,
+            CircuitState::ForcedOpen => false,
         }
     }
 
@@ -459,16 +534,40 @@ impl CircuitBreaker {
             Ok(call) => call,
             Err(injected) => return Err(Failure::Rejected(injected)),
         };
+        #[cfg(feature = "metrics")]
+        let started = crate::metrics::timing_start();
         let permit = match self.try_acquire() {
             Ok(permit) => permit,
-            Err(rejection) => return Err(Failure::Rejected(rejection)),
+            Err(rejection) => {
+                #[cfg(feature = "metrics")]
+                if let Some(started) = started {
+                    crate::metrics::call_duration(&self.name, "rejected", started);
+                }
+                return Err(Failure::Rejected(rejection));
+            }
         };
         let result = call.await;
-        match &result {
-            Ok(_) => permit.success(),
-            Err(Failure::Inner(error)) if ignore(error) => permit.ignored(),
-            Err(Failure::Inner(_)) => permit.failure(),
-            Err(Failure::Rejected(_)) => permit.release(),
+        let _outcome = match &result {
+            Ok(_) => {
+                permit.success();
+                "success"
+            }
+            Err(Failure::Inner(error)) if ignore(error) => {
+                permit.ignored();
+                "ignored"
+            }
+            Err(Failure::Inner(_)) => {
+                permit.failure();
+                "failure"
+            }
+            Err(Failure::Rejected(_)) => {
+                permit.release();
+                "rejected"
+            }
+        };
+        #[cfg(feature = "metrics")]
+        if let Some(started) = started {
+            crate::metrics::call_duration(&self.name, _outcome, started);
         }
         result
     }

@@ -1,4 +1,6 @@
 use std::fmt;
+#[cfg(feature = "tower")]
+use std::sync::Arc;
 
 use super::CircuitBreaker;
 
@@ -63,6 +65,73 @@ impl<'a> CircuitPermit<'a> {
     /// Whether this is one of the half-open state's trial calls.
     pub fn is_trial(&self) -> bool {
         self.trial
+    }
+
+    /// The same permit, holding its breaker by `Arc` so that it can live in
+    /// a future that outlives the borrow. `breaker` must be the breaker this
+    /// permit came from.
+    #[cfg(feature = "tower")]
+    pub(crate) fn into_owned(mut self, breaker: Arc<CircuitBreaker>) -> OwnedCircuitPermit {
+        debug_assert!(std::ptr::eq(self.breaker, &*breaker));
+        self.settled = true;
+        OwnedCircuitPermit {
+            breaker,
+            generation: self.generation,
+            trial: self.trial,
+            settled: false,
+        }
+    }
+}
+
+/// A [`CircuitPermit`] that owns its breaker, for futures that must be
+/// `'static` (the `tower` layer's). Settles the same way when dropped.
+#[cfg(feature = "tower")]
+pub(crate) struct OwnedCircuitPermit {
+    breaker: Arc<CircuitBreaker>,
+    generation: u16,
+    trial: bool,
+    settled: bool,
+}
+
+#[cfg(feature = "tower")]
+impl OwnedCircuitPermit {
+    pub(crate) fn success(mut self) {
+        self.settled = true;
+        self.breaker.on_success(self.generation, self.trial);
+    }
+
+    pub(crate) fn failure(mut self) {
+        self.settled = true;
+        self.breaker.on_failure(self.generation, self.trial);
+    }
+
+    pub(crate) fn release(mut self) {
+        self.settled = true;
+        self.breaker.on_release(self.generation, self.trial, false);
+    }
+}
+
+#[cfg(feature = "tower")]
+impl Drop for OwnedCircuitPermit {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if std::thread::panicking() {
+            self.breaker.on_failure(self.generation, self.trial);
+        } else {
+            self.breaker.on_release(self.generation, self.trial, false);
+        }
+    }
+}
+
+#[cfg(feature = "tower")]
+impl fmt::Debug for OwnedCircuitPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedCircuitPermit")
+            .field("breaker", self.breaker.name())
+            .field("trial", &self.trial)
+            .finish()
     }
 }
 

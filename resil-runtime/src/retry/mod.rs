@@ -138,6 +138,18 @@ impl RetryPolicy {
         }
     }
 
+    /// A run that already made `attempt - 1` attempts, the last wait being
+    /// `previous_delay`: for futures that own their policy and so cannot
+    /// keep a [`RetryRun`] across polls.
+    #[cfg(feature = "tower")]
+    pub(crate) fn resume(&self, attempt: u32, previous_delay: Duration) -> RetryRun<'_> {
+        RetryRun {
+            policy: self,
+            attempt,
+            previous_delay,
+        }
+    }
+
     /// Calls `attempt` until it succeeds, returns an error that is not
     /// retried, or the attempts run out; returns the last result unchanged.
     /// Every error is retried.
@@ -224,6 +236,12 @@ impl RetryRun<'_> {
         self.attempt
     }
 
+    /// The wait before the current attempt (zero before the first).
+    #[cfg(feature = "tower")]
+    pub(crate) fn previous_delay(&self) -> Duration {
+        self.previous_delay
+    }
+
     /// Decides what follows an attempt that gave `result`. `retry_if` picks
     /// which of the body's errors are retried; `describe` renders one for
     /// the log.
@@ -267,6 +285,8 @@ impl RetryRun<'_> {
         if self.attempt >= self.policy.config.max_attempts {
             self.finish_failed(true);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
+            #[cfg(feature = "metrics")]
+            crate::metrics::retries_exhausted(&self.policy.name);
             events::emit(
                 &self.policy.name,
                 PolicyKind::Retry,
@@ -278,6 +298,8 @@ impl RetryRun<'_> {
         }
         let delay = self.policy.delay(self.attempt, self.previous_delay);
         counters.retries.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::retry(&self.policy.name, self.attempt + 1);
         tracing::info!(target: "resil", policy = %self.policy.name, attempt = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retrying");
         events::emit(
             &self.policy.name,

@@ -1,0 +1,272 @@
+//! Metrics through the `metrics` facade (0.24), for Prometheus or any
+//! other exporter that installs a `metrics` recorder.
+//!
+//! Only with the `metrics` feature (off by default: it adds a dependency
+//! that programs on another telemetry stack do not want; turning it on adds
+//! no cost to a call that nobody opted into).
+//!
+//! | metric | kind | labels | published |
+//! | --- | --- | --- | --- |
+//! | `circuit_breaker_state` | gauge | `policy` | on each transition and by [`record`]: 0 closed, 1 open, 2 half-open ([`CircuitState::metric_value`]) |
+//! | `circuit_breaker_transitions_total` | counter | `policy`, `from`, `to` | on each transition |
+//! | `circuit_breaker_calls_total` | counter | `policy`, `outcome` (`success`, `failure`, `ignored`, `rejected`) | by [`record`] |
+//! | `resil_retry_attempts_total` | counter | `policy`, `attempt` | on each retry; `attempt` is the number of the attempt started (`2` is the first retry) |
+//! | `resil_retry_exhausted_total` | counter | `policy` | when the last attempt fails |
+//! | `bulkhead_capacity` | gauge | `policy` | by [`record`] |
+//! | `bulkhead_in_flight` | gauge | `policy` | by [`record`] |
+//! | `bulkhead_rejected_total` | counter | `policy` | by [`record`] |
+//! | `bulkhead_wait_seconds` | histogram | `policy` | when a queued call gets its slot or gives up |
+//! | `resil_call_duration_seconds` | histogram | `policy`, `outcome` | per circuit-breaker call, only after [`set_call_timing(true)`](set_call_timing) |
+//!
+//! # What a call pays
+//!
+//! Nothing, on the hot paths. Counts that the policies already keep in
+//! atomics (calls by outcome, bulkhead occupancy and rejections) are read
+//! and published by [`record`], which a `/metrics` handler calls before it
+//! renders, so a call never reaches the facade. Events that are off the hot
+//! path by nature (a breaker's transition, a retry, exhausted retries, a
+//! bulkhead wait in the queue) are counted as they happen. Call durations
+//! need a clock read per call, so they are recorded only once a program
+//! opts in with [`set_call_timing`]; until then a call pays one relaxed
+//! load.
+//!
+//! ```
+//! // In a `/metrics` handler, before rendering the exporter's text:
+//! resil::metrics::record();
+//! // Opt in to `resil_call_duration_seconds` (two clock reads per call).
+//! resil::metrics::set_call_timing(true);
+//! assert!(resil::metrics::call_timing());
+//! # resil::metrics::set_call_timing(false);
+//! ```
+//!
+//! [`CircuitState::metric_value`]: crate::CircuitState::metric_value
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use ::metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use tokio::time::Instant;
+
+use crate::circuit_breaker::CircuitState;
+use crate::error::{PolicyKind, PolicyName};
+use crate::registry::registry;
+
+/// `circuit_breaker_state{policy}`: 0 closed, 1 open, 2 half-open.
+pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";
+/// `circuit_breaker_transitions_total{policy,from,to}`.
+pub const CIRCUIT_BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
+/// `circuit_breaker_calls_total{policy,outcome}`.
+pub const CIRCUIT_BREAKER_CALLS: &str = "circuit_breaker_calls_total";
+/// `resil_retry_attempts_total{policy,attempt}`.
+pub const RETRY_ATTEMPTS: &str = "resil_retry_attempts_total";
+/// `resil_retry_exhausted_total{policy}`.
+pub const RETRY_EXHAUSTED: &str = "resil_retry_exhausted_total";
+/// `bulkhead_capacity{policy}`.
+pub const BULKHEAD_CAPACITY: &str = "bulkhead_capacity";
+/// `bulkhead_in_flight{policy}`.
+pub const BULKHEAD_IN_FLIGHT: &str = "bulkhead_in_flight";
+/// `bulkhead_rejected_total{policy}`.
+pub const BULKHEAD_REJECTED: &str = "bulkhead_rejected_total";
+/// `bulkhead_wait_seconds{policy}` (histogram).
+pub const BULKHEAD_WAIT: &str = "bulkhead_wait_seconds";
+/// `resil_call_duration_seconds{policy,outcome}` (histogram).
+pub const CALL_DURATION: &str = "resil_call_duration_seconds";
+
+static CALL_TIMING: AtomicBool = AtomicBool::new(false);
+
+/// Counter values already handed to the recorder, so that [`record`] can
+/// publish increments. A plain `absolute()` would not do: exporters keep the
+/// largest value they were given, so after a policy's `reset()` its counter
+/// would stand still until the new count passed the old one.
+static PUBLISHED: Mutex<Option<HashMap<CounterKey, u64>>> = Mutex::new(None);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CounterKey {
+    kind: PolicyKind,
+    policy: PolicyName,
+    outcome: &'static str,
+}
+
+/// Turns the `resil_call_duration_seconds` histogram on or off for every
+/// circuit breaker (off at start). Timing a call reads the clock twice; a
+/// call with timing off pays one relaxed load to find out.
+///
+/// ```
+/// resil::metrics::set_call_timing(true);
+/// resil::metrics::set_call_timing(false);
+/// assert!(!resil::metrics::call_timing());
+/// ```
+pub fn set_call_timing(on: bool) {
+    CALL_TIMING.store(on, Ordering::Relaxed);
+}
+
+/// Whether call durations are being recorded.
+///
+/// ```
+/// # resil::metrics::set_call_timing(false);
+/// assert!(!resil::metrics::call_timing());
+/// ```
+pub fn call_timing() -> bool {
+    CALL_TIMING.load(Ordering::Relaxed)
+}
+
+/// Publishes every registered policy's counters and gauges to the installed
+/// `metrics` recorder: breaker states and calls by outcome, bulkhead
+/// capacity, occupancy and rejections. Call it right before each scrape
+/// (in the `/metrics` handler); it takes the registry's read locks and one
+/// lock of its own, never a lock a call takes.
+///
+/// Counters are published as increments since the previous `record()`, so
+/// they stay monotonic across a policy's `reset()`. Install the recorder
+/// before the first `record()`: what is published to no recorder is gone.
+///
+/// ```
+/// let breaker = resil::registry()
+///     .register_circuit_breaker("record-doc", Default::default())
+///     .unwrap();
+/// breaker.try_acquire().unwrap().success();
+/// resil::metrics::record(); // `circuit_breaker_calls_total{policy="record-doc",outcome="success"}` is now 1
+/// ```
+pub fn record() {
+    describe();
+    let snapshot = registry().snapshot();
+    let mut published = PUBLISHED.lock().unwrap_or_else(PoisonError::into_inner);
+    let published = published.get_or_insert_with(HashMap::new);
+    let mut publish = |kind: PolicyKind, policy: &PolicyName, outcome: &'static str, now: u64| {
+        let key = CounterKey {
+            kind,
+            policy: policy.clone(),
+            outcome,
+        };
+        let before = published.insert(key, now).unwrap_or(0);
+        // A count below the last one published means the policy was reset:
+        // everything counted since then is new.
+        let delta = if now >= before { now - before } else { now };
+        if delta == 0 {
+            return;
+        }
+        match kind {
+            PolicyKind::CircuitBreaker => {
+                counter!(CIRCUIT_BREAKER_CALLS, "policy" => policy.to_label(), "outcome" => outcome)
+                    .increment(delta);
+            }
+            _ => counter!(BULKHEAD_REJECTED, "policy" => policy.to_label()).increment(delta),
+        }
+    };
+    for breaker in &snapshot.circuit_breakers {
+        gauge!(CIRCUIT_BREAKER_STATE, "policy" => breaker.name.to_label())
+            .set(f64::from(breaker.state.metric_value()));
+        for (outcome, count) in [
+            ("success", breaker.successes),
+            ("failure", breaker.failures),
+            ("ignored", breaker.ignored),
+            ("rejected", breaker.rejected),
+        ] {
+            publish(PolicyKind::CircuitBreaker, &breaker.name, outcome, count);
+        }
+    }
+    for bulkhead in &snapshot.bulkheads {
+        gauge!(BULKHEAD_CAPACITY, "policy" => bulkhead.name.to_label())
+            .set(f64::from(bulkhead.config.max_concurrent));
+        gauge!(BULKHEAD_IN_FLIGHT, "policy" => bulkhead.name.to_label())
+            .set(f64::from(bulkhead.in_flight));
+        publish(
+            PolicyKind::Bulkhead,
+            &bulkhead.name,
+            "rejected",
+            bulkhead.rejected,
+        );
+    }
+}
+
+/// Help texts and units, for exporters that show them (Prometheus's
+/// `# HELP`). Cheap enough to repeat on every scrape, and repeating it means
+/// a recorder installed late still gets them.
+fn describe() {
+    describe_gauge!(
+        CIRCUIT_BREAKER_STATE,
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open."
+    );
+    describe_counter!(
+        CIRCUIT_BREAKER_TRANSITIONS,
+        "Circuit breaker state changes, by the state left and the state entered."
+    );
+    describe_counter!(
+        CIRCUIT_BREAKER_CALLS,
+        "Calls through a circuit breaker, by outcome: success, failure, ignored, rejected."
+    );
+    describe_counter!(
+        RETRY_ATTEMPTS,
+        "Retries, by the number of the attempt started (2 is the first retry)."
+    );
+    describe_counter!(RETRY_EXHAUSTED, "Calls whose last allowed attempt failed.");
+    describe_gauge!(BULKHEAD_CAPACITY, "Calls a bulkhead runs at once.");
+    describe_gauge!(BULKHEAD_IN_FLIGHT, "Calls running in a bulkhead now.");
+    describe_counter!(
+        BULKHEAD_REJECTED,
+        "Calls a bulkhead refused: queue full, or the wait ran out."
+    );
+    describe_histogram!(
+        BULKHEAD_WAIT,
+        Unit::Seconds,
+        "Time queued calls waited for a bulkhead slot."
+    );
+    describe_histogram!(
+        CALL_DURATION,
+        Unit::Seconds,
+        "Duration of calls through a circuit breaker, by outcome (opt-in)."
+    );
+}
+
+/// A breaker changed state. Transitions are rare and never on the hot path.
+pub(crate) fn transition(policy: &PolicyName, from: CircuitState, to: CircuitState) {
+    counter!(
+        CIRCUIT_BREAKER_TRANSITIONS,
+        "policy" => policy.to_label(),
+        "from" => from.as_str(),
+        "to" => to.as_str()
+    )
+    .increment(1);
+    gauge!(CIRCUIT_BREAKER_STATE, "policy" => policy.to_label()).set(f64::from(to.metric_value()));
+}
+
+/// Attempt `attempt` (2 or more) of a call is about to start.
+pub(crate) fn retry(policy: &PolicyName, attempt: u32) {
+    const SMALL: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    let attempt: ::metrics::SharedString = match SMALL.get(attempt as usize) {
+        Some(label) => (*label).into(),
+        None => attempt.to_string().into(),
+    };
+    counter!(RETRY_ATTEMPTS, "policy" => policy.to_label(), "attempt" => attempt).increment(1);
+}
+
+/// The last allowed attempt of a call failed.
+pub(crate) fn retries_exhausted(policy: &PolicyName) {
+    counter!(RETRY_EXHAUSTED, "policy" => policy.to_label()).increment(1);
+}
+
+/// A queued call got its slot, or gave up, after `waited`.
+pub(crate) fn bulkhead_wait(policy: &PolicyName, waited: Duration) {
+    histogram!(BULKHEAD_WAIT, "policy" => policy.to_label()).record(waited.as_secs_f64());
+}
+
+/// When the call starting now began, if call timing is on.
+#[inline]
+pub(crate) fn timing_start() -> Option<Instant> {
+    if CALL_TIMING.load(Ordering::Relaxed) {
+        Some(Instant::now())
+    } else {
+        None
+    }
+}
+
+/// A timed call ended with `outcome`.
+#[cold]
+pub(crate) fn call_duration(policy: &PolicyName, outcome: &'static str, started: Instant) {
+    histogram!(CALL_DURATION, "policy" => policy.to_label(), "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+}
