@@ -44,6 +44,9 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
         }
     }
     item::check(kind, &func, &mut errors);
+    if layers.iter().any(|layer| layer.kind() == Kind::Fallback) {
+        item::check_fallback(&func, &mut errors);
+    }
     for layer in &layers {
         validate::layer(layer, &mut errors);
     }

@@ -249,3 +249,176 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::attribute(Kind::Bulkhead, args.into(), item.into()).into()
 }
+
+/// Cuts the call short after a fixed time and fails it with
+/// `resil::Error::Timeout`.
+///
+/// The duration is the only required value, written alone or as a key:
+/// `#[timeout(2s)]`, `#[timeout(duration = 2s, name = "lookup")]`. When it
+/// runs out, the call's future is dropped (cancelled), so every layer below
+/// gives back what it held.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `duration` | How long the call may run (duration > 0); may be written first without the key. | required |
+/// | `name` | The timeout's name in the registry, for its counters (`calls`, `timeouts`). | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// The timeout reaches the layers above it as the function's own error
+/// (`E::from(resil::Error::Timeout { .. })`), as if the body had returned
+/// it: a `#[circuit_breaker]` above counts it as a failure, a `#[retry]`
+/// above retries it (if `retry_if` agrees) and a `#[fallback]` above answers
+/// it. Below a retry it bounds each attempt; above a retry it bounds all of
+/// them, waits included.
+///
+/// ```
+/// use resil::{retry, timeout};
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum LookupError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// // Each attempt gets 50ms; three attempts in all.
+/// #[retry(max = 3, initial = 10ms, jitter = none)]
+/// #[timeout(50ms)]
+/// async fn lookup(delay_ms: u64) -> Result<u64, LookupError> {
+///     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+///     Ok(delay_ms)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(lookup(10).await.unwrap(), 10);
+/// assert!(matches!(
+///     lookup(500).await,
+///     Err(LookupError::Resil(resil::Error::Timeout { .. }))
+/// ));
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Timeout, args.into(), item.into()).into()
+}
+
+/// Answers a failed call with another function's result: a cached value, a
+/// default, a degraded answer.
+///
+/// `#[fallback(path::to::function)]` names an `async fn` that takes the
+/// function's arguments in the same order (`self` included for a method,
+/// `Self::cached` names an associated function), then the error, and returns
+/// the same `Result<T, E>`:
+///
+/// ```text
+/// async fn price(&self, item: &str, region: Region) -> Result<Price, ShopError>
+/// async fn cached_price(&self, item: &str, region: Region, error: ShopError) -> Result<Price, ShopError>
+/// ```
+///
+/// Borrowed arguments reach the fallback as they are. Arguments taken by
+/// value are cloned before the call (the body may consume them), so they
+/// must be `Clone`, unless a `#[retry]` sits below the `#[fallback]`: the
+/// retry already leaves the originals alone. Each argument must be a plain
+/// name, not a pattern.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `path` | The fallback function; may be written first without the key. | required |
+/// | `on` | Which errors it answers: `errors` (every error: the body's own, timeouts, and every rejection by the policies below), or `rejections` (only refusals by the policies below: open circuit, full bulkhead, exhausted rate limit). | `errors` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// A rejection reaches the fallback as `E` (through `From<resil::Error>`).
+/// The fallback's own error is returned as it is. Like the other
+/// attributes, its place in the stack matters: above a `#[circuit_breaker]`
+/// it answers the breaker's rejections; below a `#[retry]` it answers each
+/// attempt (and the retry sees only the fallback's result).
+///
+/// ```
+/// use resil::{circuit_breaker, fallback};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum PriceError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("pricing service down")]
+///     Down,
+/// }
+///
+/// async fn list_price(item: &str, _error: PriceError) -> Result<u32, PriceError> {
+///     Ok(item.len() as u32 * 100)
+/// }
+///
+/// #[fallback(list_price, on = rejections)]
+/// #[circuit_breaker(name = "pricing", threshold = 1)]
+/// async fn price(item: &str) -> Result<u32, PriceError> {
+///     if item == "broken" {
+///         return Err(PriceError::Down);
+///     }
+///     Ok(42)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(price("tea").await.unwrap(), 42);
+/// // The body's own error is not a rejection: it comes back as it is...
+/// assert!(matches!(price("broken").await, Err(PriceError::Down)));
+/// // ...and opened the breaker, whose rejections the fallback answers.
+/// assert_eq!(price("tea").await.unwrap(), 300);
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Fallback, args.into(), item.into()).into()
+}
+
+/// Allows at most `rate` calls `per` period, in bursts of up to `burst`.
+///
+/// A call over the limit waits for its turn if that comes within `wait`,
+/// and is otherwise rejected at once with `resil::Error::RateLimited`,
+/// whose `retry_after` says when quota will be free (HTTP 429). Turns are
+/// served in the order callers asked. Functions that name the same rate
+/// limiter share its quota.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `rate` | Calls allowed per `per` (integer ≥ 1). | required |
+/// | `per` | The period (duration > 0). | `1s` |
+/// | `burst` | Calls that may go at once after a quiet spell (integer ≥ 1). | `rate` |
+/// | `wait` | The longest a call waits for its turn (duration > 0). | no wait |
+/// | `name` | The rate limiter's name in the registry; functions naming the same one share it. | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// ```
+/// use resil::rate_limit;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum SendError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// #[rate_limit(name = "sms", rate = 10, per = 1s, burst = 2)]
+/// async fn send_sms(to: &str) -> Result<(), SendError> {
+///     let _ = to;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert!(send_sms("a").await.is_ok());
+/// assert!(send_sms("b").await.is_ok());
+/// // The burst is spent; the next turn comes in 100ms.
+/// match send_sms("c").await {
+///     Err(SendError::Resil(rejection)) => {
+///         assert_eq!(rejection.retry_after(), Some(std::time::Duration::from_millis(100)));
+///         assert_eq!(rejection.http_status(), 429);
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::RateLimit, args.into(), item.into()).into()
+}

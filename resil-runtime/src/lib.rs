@@ -35,21 +35,31 @@ pub mod bulkhead;
 pub mod chaos;
 pub mod circuit_breaker;
 mod clock;
+pub mod config;
+mod declared;
 mod duration;
 mod error;
 pub mod events;
+mod keyed;
+mod live;
 mod private;
+pub mod rate_limit;
 mod registry;
 pub mod retry;
 mod sync;
+pub mod timeout;
 
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadSnapshot};
 pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
 };
+pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
+pub use keyed::DEFAULT_MAX_KEYS;
 pub use registry::{PolicyId, Registry, Snapshot, registry};
+pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
+pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
 /// Support for the code the macros generate. Not a public API: it may change
 /// in any release.

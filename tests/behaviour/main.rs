@@ -6,9 +6,12 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod fallback;
+mod rate_limit;
 mod registry;
 mod retry;
 mod stack;
+mod timeout;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

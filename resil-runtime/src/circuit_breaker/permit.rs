@@ -22,28 +22,36 @@ pub struct CircuitPermit<'a> {
     generation: u16,
     trial: bool,
     settled: bool,
+    /// When the call started (`clock::now_nanos`), if it is timed.
+    started: i64,
 }
 
 impl<'a> CircuitPermit<'a> {
-    pub(super) fn new(breaker: &'a CircuitBreaker, generation: u16, trial: bool) -> Self {
+    pub(super) fn new(
+        breaker: &'a CircuitBreaker,
+        generation: u16,
+        trial: bool,
+        started: i64,
+    ) -> Self {
         Self {
             breaker,
             generation,
             trial,
             settled: false,
+            started,
         }
     }
 
     /// The call succeeded.
     pub fn success(mut self) {
         self.settled = true;
-        self.breaker.on_success(self.generation, self.trial);
+        self.breaker.on_success(self.generation, self.trial, self.started);
     }
 
     /// The call failed.
     pub fn failure(mut self) {
         self.settled = true;
-        self.breaker.on_failure(self.generation, self.trial);
+        self.breaker.on_failure(self.generation, self.trial, self.started);
     }
 
     /// The call failed in a way that says nothing about the dependency's
@@ -72,7 +80,7 @@ impl Drop for CircuitPermit<'_> {
             return;
         }
         if std::thread::panicking() {
-            self.breaker.on_failure(self.generation, self.trial);
+            self.breaker.on_failure(self.generation, self.trial, self.started);
         } else {
             self.breaker.on_release(self.generation, self.trial, false);
         }
