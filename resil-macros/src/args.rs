@@ -91,6 +91,9 @@ impl Kind {
                 "ignore",
                 "slow_call",
                 "slow_rate",
+                "key",
+                "max_keys",
+                "key_ttl",
                 "crate",
             ],
             Kind::Bulkhead => &["name", "max", "queue", "wait", "crate"],
@@ -124,6 +127,10 @@ pub(crate) struct Common {
     /// The attribute's path, for errors about a key that is missing; `None`
     /// for the attribute being expanded (its span is the call site).
     pub(crate) attr_span: Option<Span>,
+    /// `#[circuit_breaker(PAYMENTS)]`: a declared policy (see `declared.rs`).
+    pub(crate) policy: Option<Path>,
+    /// `key = tenant, max_keys = ..., key_ttl = ...` (see `declared.rs`).
+    pub(crate) key: Option<crate::declared::KeyArgs>,
 }
 
 impl Common {
@@ -295,6 +302,15 @@ pub(crate) enum Layer {
 impl Layer {
     /// Parses the arguments of the attribute being expanded.
     pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Layer {
+        let (extracted, args) = crate::declared::extract(kind, args, errors);
+        let mut layer = Layer::parse_rest(kind, args, errors);
+        let common = layer.common_mut();
+        common.policy = extracted.policy;
+        common.key = extracted.key;
+        layer
+    }
+
+    fn parse_rest(kind: Kind, args: TokenStream, errors: &mut Errors) -> Layer {
         match kind {
             Kind::Retry => Layer::Retry(RetryArgs::parse(args, errors)),
             Kind::CircuitBreaker => Layer::CircuitBreaker(CircuitBreakerArgs::parse(args, errors)),
@@ -556,8 +572,15 @@ fn parse_pairs(
         let mut first = true;
         while !input.is_empty() {
             let pair = match positional {
-                Some(key) if first && !(input.peek(Ident::peek_any) && input.peek2(Token![=])) => {
-                    parse_positional(input, key)
+                Some(key) if !(input.peek(Ident::peek_any) && input.peek2(Token![=])) => {
+                    if first {
+                        parse_positional(input, key)
+                    } else {
+                        Err(input.error(format!(
+                            "only the first argument may leave out its key; write \
+                             `{key} = <value>`"
+                        )))
+                    }
                 }
                 _ => parse_pair(input),
             };
@@ -1021,7 +1044,7 @@ mod tests {
             [
                 "unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
               `initial`, `max_delay`, `multiplier`, `jitter`, `retry_if`, `retry_rejections`, \
-              `crate`"
+              `max_elapsed`, `retry_after`, `crate`"
             ]
         );
         let (_, errors) = bulkhead(quote!(threshold = 3));
@@ -1165,6 +1188,90 @@ mod tests {
             max = "3"
         ));
         assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn a_leading_value_stands_for_the_positional_key() {
+        let mut errors = Errors::default();
+        let args = TimeoutArgs::parse(quote!(2s, name = "lookup"), &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(args.duration.unwrap().value, Duration::from_secs(2));
+        let args = FallbackArgs::parse(quote!(cache::stale, on = rejections), &mut errors);
+        assert!(errors.is_empty());
+        let path = args.path.unwrap();
+        assert_eq!(quote!(#path).to_string(), "cache :: stale");
+        assert_eq!(args.on.unwrap().value, FallbackOn::Rejections);
+        // Only first, and only for attributes that have one.
+        FallbackArgs::parse(quote!(on = errors, cached), &mut errors);
+        RetryArgs::parse(quote!(3), &mut errors);
+        TimeoutArgs::parse(quote!(2s, duration = 3s), &mut errors);
+        assert_eq!(
+            errors.messages(),
+            [
+                "only the first argument may leave out its key; write `path = <value>`",
+                "expected an argument like `key = value`",
+                "duplicate `timeout` argument `duration`"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_new_key() {
+        let mut errors = Errors::default();
+        let limit = RateLimitArgs::parse(
+            quote!(name = "sms", rate = 100, per = 1m, burst = 10, wait = 500ms),
+            &mut errors,
+        );
+        let retry = RetryArgs::parse(quote!(max_elapsed = 10s, retry_after = hint), &mut errors);
+        let breaker = CircuitBreakerArgs::parse(
+            quote!(window = 60s, slow_call = 2s, slow_rate = 0.8),
+            &mut errors,
+        );
+        assert_eq!(errors.messages(), Vec::<String>::new());
+        assert_eq!(limit.rate.unwrap().value, 100);
+        assert_eq!(limit.per.unwrap().value, Duration::from_secs(60));
+        assert_eq!(limit.burst.unwrap().value, 10);
+        assert_eq!(limit.wait.unwrap().value, Duration::from_millis(500));
+        assert_eq!(retry.max_elapsed.unwrap().value, Duration::from_secs(10));
+        assert!(retry.retry_after.is_some());
+        assert_eq!(
+            breaker.window.unwrap().value,
+            Window::Time(Duration::from_secs(60))
+        );
+        assert_eq!(breaker.slow_call.unwrap().value, Duration::from_secs(2));
+        assert_eq!(breaker.slow_rate.unwrap().value, 0.8);
+    }
+
+    #[test]
+    fn window_is_a_count_or_a_duration() {
+        for (tokens, expected) in [
+            (quote!(window = 100), Window::Calls(100)),
+            (quote!(window = 100u32), Window::Calls(100)),
+            (quote!(window = 90s), Window::Time(Duration::from_secs(90))),
+            (quote!(window = "2m"), Window::Time(Duration::from_secs(120))),
+        ] {
+            let (args, errors) = breaker(tokens);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(args.window.unwrap().value, expected);
+        }
+        let (_, errors) = breaker(quote!(window = 1.5));
+        assert_eq!(
+            errors,
+            ["duration needs a unit: write `1.5s` or `1.5ms` (units: ns, us, ms, s, m, h)"]
+        );
+    }
+
+    #[test]
+    fn rates_written_as_fractions_get_a_hint() {
+        let mut errors = Errors::default();
+        RateLimitArgs::parse(quote!(rate = 100 / 1s), &mut errors);
+        assert_eq!(
+            errors.messages(),
+            [
+                "expected a number of calls for `rate`, found an expression; write the period \
+                 apart, like `rate = 100, per = 1s`"
+            ]
+        );
     }
 
     #[test]

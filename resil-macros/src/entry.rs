@@ -206,7 +206,7 @@ mod tests {
             [
                 "unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
                  `initial`, `max_delay`, `multiplier`, `jitter`, `retry_if`, \
-                 `retry_rejections`, `crate`",
+                 `retry_rejections`, `max_elapsed`, `retry_after`, `crate`",
                 "duration needs a unit: write `60s` or `60ms` (units: ns, us, ms, s, m, h)",
                 "expected `#[bulkhead(key = value, ...)]`",
                 "`#[retry]` can only be applied to an `async fn`",

@@ -798,6 +798,79 @@ mod tests {
     }
 
     #[test]
+    fn new_layers_and_keys() {
+        let out = expand_str(
+            &[
+                (Kind::Fallback, quote!(cached, on = rejections)),
+                (
+                    Kind::Retry,
+                    quote!(max_elapsed = 10s, retry_after = hint),
+                ),
+                (
+                    Kind::CircuitBreaker,
+                    quote!(window = 60s, slow_call = 2s, slow_rate = 0.5),
+                ),
+                (Kind::Timeout, quote!(2s)),
+                (
+                    Kind::RateLimit,
+                    quote!(name = "sms", rate = 10, per = 1s, burst = 2, wait = 5ms),
+                ),
+            ],
+            quote!(
+                async fn f(&self, key: &str, req: Req) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        for expected in [
+            ". max_elapsed (:: core :: time :: Duration :: from_nanos (10000000000))",
+            ". time_window (:: core :: time :: Duration :: from_nanos (60000000000)) . slow_call",
+            ". slow_rate (0.5f64)",
+            ":: resil :: __private :: TimeoutSite :: unnamed",
+            ":: resil :: __private :: RateLimiterSite :: new (\"sms\" , :: resil :: __private :: \
+             RateLimiterConfig :: DEFAULT . rate (10) . per",
+            "let __resil_convert = :: resil :: __private :: error_converter ()",
+            "__RESIL_TIMEOUT_3 . get () . call_site (",
+            ", __resil_convert)",
+            "next_hinted (__resil_attempt , :: resil :: __private :: always , hint ,",
+            "fallback_error (__resil_failure , true , __resil_convert)",
+            "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error))",
+            "finish_with (:: core :: convert :: identity (__resil_result) , __resil_convert)",
+        ] {
+            assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
+        }
+        // The retry below the fallback keeps `req` intact: no extra copy.
+        assert!(!out.contains("clone_fallback_arg"), "{out}");
+    }
+
+    #[test]
+    fn a_fallback_without_a_retry_below_copies_owned_arguments() {
+        let out = expand_str(
+            &[(Kind::Fallback, quote!(cached)), (Kind::Retry, quote!())],
+            quote!(
+                async fn f(key: &str, req: Req) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(!out.contains("clone_fallback_arg"), "{out}");
+        let out = expand_str(
+            &[(Kind::Retry, quote!()), (Kind::Fallback, quote!(cached))],
+            quote!(
+                async fn f(key: &str, mut req: Req, f: impl Fn()) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(
+            out.contains("let __resil_fallback_1 = :: resil :: __private :: clone_fallback_arg (& req) ;"),
+            "{out}"
+        );
+        assert!(out.contains("cached (key , __resil_fallback_1 , f , __resil_error)"), "{out}");
+        assert!(!out.contains("error_converter") || out.contains("finish_with"), "{out}");
+    }
+
+    #[test]
     fn multiplier_and_rates_are_f64() {
         let out = expand_str(
             &[

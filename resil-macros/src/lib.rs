@@ -1,5 +1,6 @@
 //! Attribute macros for [resil](https://docs.rs/resil): `#[retry]`,
-//! `#[circuit_breaker]` and `#[bulkhead]`.
+//! `#[circuit_breaker]`, `#[bulkhead]`, `#[timeout]`, `#[rate_limit]` and
+//! `#[fallback]`.
 //!
 //! Use them through the `resil` crate, which re-exports them next to the
 //! runtime they expand to. The documentation of each attribute lists every
@@ -89,12 +90,58 @@ use args::Kind;
 /// | `multiplier` | Growth factor of `exponential` backoff (number ≥ 1.0; only with `exponential`). | `2.0` |
 /// | `jitter` | Randomisation of each delay: `none`, `full`, `equal` or `decorrelated`. | `full` |
 /// | `retry_if` | Path to a `fn(&E) -> bool` that picks which errors are retried. | every error |
-/// | `retry_rejections` | Whether rejections by inner resil policies (open circuit, full bulkhead) are retried (`true` or `false`). | `false` |
+/// | `retry_rejections` | Whether rejections by inner resil policies (open circuit, full bulkhead, exhausted rate limit) are retried (`true` or `false`). | `false` |
+/// | `max_elapsed` | An overall deadline from the start of the first attempt (duration > 0): no wait is scheduled that would end past it, so no attempt starts after it. | none |
+/// | `retry_after` | Path to a `fn(&E) -> Option<Duration>` that reads the wait an error asks for (a 429 or 503 with `Retry-After`). | none |
 /// | `name` | The policy's name in the registry. | `module::path::function` |
 /// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///
 /// Arguments taken by value are cloned for each attempt, so they must be
 /// `Clone`; borrowed arguments, `&self` and `&mut self` are used in place.
+///
+/// When an error says when to come back, and that is later than the
+/// backoff's wait, the retry waits that long instead, even beyond
+/// `max_delay` (the server knows when it will answer): the body's errors
+/// through `retry_after`, an inner policy's rejection through its own
+/// `resil::Error::retry_after()` (with `retry_rejections = true`). A wait
+/// that would end past `max_elapsed` ends the retries instead, and the
+/// caller gets the error, which still says when to come back.
+///
+/// ```
+/// use resil::retry;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum HttpError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("429, retry after {0:?}")]
+///     TooMany(Duration),
+/// }
+///
+/// fn server_says(error: &HttpError) -> Option<Duration> {
+///     match error {
+///         HttpError::TooMany(wait) => Some(*wait),
+///         _ => None,
+///     }
+/// }
+///
+/// #[retry(max = 5, initial = 10ms, max_elapsed = 1500ms, retry_after = server_says)]
+/// async fn get(wait: u64) -> Result<(), HttpError> {
+///     Err(HttpError::TooMany(Duration::from_secs(wait)))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let started = tokio::time::Instant::now();
+/// // "Come back in 5s" does not fit in the 1.5s budget: no retry at all.
+/// assert!(get(5).await.is_err());
+/// assert_eq!(started.elapsed(), Duration::ZERO);
+/// // "Come back in 1s" fits once; a second wait would end at 2s, too late.
+/// assert!(get(1).await.is_err());
+/// assert_eq!(started.elapsed(), Duration::from_secs(1));
+/// # }
+/// ```
 ///
 /// ```
 /// use resil::retry;
@@ -154,12 +201,49 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// |---|---|---|
 /// | `threshold` | Consecutive failures that open the breaker (integer ≥ 1). | `5` |
 /// | `failure_rate` | Share of failed calls in the window that opens it (number in (0, 1], e.g. `0.5`). | off |
-/// | `window` | Number of recent calls `failure_rate` looks at (integer ≥ 1; only with `failure_rate`). | `10` |
-/// | `min_calls` | Calls needed in the window before `failure_rate` applies (1 ≤ integer ≤ `window`; only with `failure_rate`). | `window` |
+/// | `window` | The window the rates look at: a number of recent calls (integer from 1 to 8192), or a duration (at least `1s`) for the calls of that last stretch of time; only with `failure_rate` or `slow_call`. | `10` |
+/// | `min_calls` | Calls needed in the window before a rate applies (integer ≥ 1, at most a count `window`). | `window`; `10` with a time window |
+/// | `slow_call` | Calls that take longer than this are slow, even when they succeed (duration > 0). | off |
+/// | `slow_rate` | Share of slow calls in the window that opens the breaker (number in (0, 1]; only with `slow_call`). | `1.0` |
 /// | `timeout` | How long the breaker stays open before a trial call (duration > 0). | `60s` |
 /// | `half_open_max` | Trial calls let through while half-open (integer ≥ 1). | `1` |
 /// | `success_threshold` | Successful trial calls that close the breaker (integer ≥ 1). | `2` |
 /// | `ignore` | Path to a `fn(&E) -> bool`; errors it returns `true` for do not count as failures. | none ignored |
+///
+/// A count window (`window = 100`) keeps one bit per call. A time window
+/// (`window = 60s`) keeps 64 buckets of `window / 64`, so it slides in steps
+/// of under a second for windows up to 64s, and takes 1.5 KiB whatever its
+/// length. With `slow_call`, every call is timed and a slow one is recorded
+/// as slow, whether it succeeded or failed; a slow half-open trial re-opens
+/// the breaker. Without `slow_call` or a time window, a closed breaker never
+/// reads the clock.
+///
+/// ```
+/// use resil::circuit_breaker;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum SearchError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// // Open when, over the last minute and once 4 calls were seen, half of
+/// // them took longer than 1s.
+/// #[circuit_breaker(name = "search", slow_call = 1s, slow_rate = 0.5, window = 60s, min_calls = 4)]
+/// async fn search(delay_ms: u64) -> Result<u64, SearchError> {
+///     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+///     Ok(delay_ms)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// for delay in [10, 2_000, 20, 3_000] {
+///     assert!(search(delay).await.is_ok(), "slow calls still answer");
+/// }
+/// assert!(matches!(search(10).await, Err(SearchError::Resil(_))));
+/// # }
+/// ```
 /// | `name` | The breaker's name in the registry; functions naming the same breaker share it. | `module::path::function` |
 /// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///

@@ -497,6 +497,90 @@ mod tests {
     }
 
     #[test]
+    fn required_values() {
+        assert_eq!(
+            check(Kind::Timeout, quote!(name = "t")),
+            ["`#[timeout]` needs a duration: `#[timeout(2s)]` or `#[timeout(duration = 2s)]`"]
+        );
+        assert_eq!(check(Kind::RateLimit, quote!(per = 1s)).len(), 1);
+        assert_eq!(check(Kind::Fallback, quote!(on = errors)).len(), 1);
+        ok(Kind::Timeout, quote!(2s));
+        ok(Kind::RateLimit, quote!(rate = 1));
+        ok(Kind::Fallback, quote!(cached));
+    }
+
+    #[test]
+    fn rate_limit_values() {
+        assert_eq!(
+            check(
+                Kind::RateLimit,
+                quote!(rate = 0, per = 0s, burst = 0, wait = 0s)
+            ),
+            [
+                "`rate` must be at least 1",
+                "`per` must be greater than zero",
+                "`burst` must be at least 1",
+                "`wait` must be greater than zero"
+            ]
+        );
+        assert_eq!(
+            check(Kind::RateLimit, quote!(rate = 1001, per = 1us)),
+            ["`rate` (1001) per 1µs is more than one call a nanosecond; lower `rate` or lengthen \
+              `per`"]
+        );
+        ok(Kind::RateLimit, quote!(rate = 1000, per = 1us));
+    }
+
+    #[test]
+    fn slow_calls_and_time_windows() {
+        ok(
+            Kind::CircuitBreaker,
+            quote!(slow_call = 2s, slow_rate = 1, window = 60s, min_calls = 100000),
+        );
+        ok(Kind::CircuitBreaker, quote!(slow_call = 2s, window = 50));
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(slow_call = 0s, slow_rate = 1.5)
+            ),
+            [
+                "`slow_call` must be greater than zero",
+                "`slow_rate` must be greater than 0 and at most 1, found `1.5`"
+            ]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(slow_rate = 0.5)),
+            [
+                "`slow_rate` only applies with `slow_call`: set `slow_call = <duration>`, the \
+                 time above which a call counts as slow"
+            ]
+        );
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, window = 999ms)
+            ),
+            [
+                "a time `window` must be at least 1s, found 999ms; for a window of calls write \
+                 a plain count, like `window = 100`"
+            ]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(window = 60s)),
+            ["`window` only applies with `failure_rate` or `slow_call`"]
+        );
+    }
+
+    #[test]
+    fn max_elapsed_is_positive() {
+        assert_eq!(
+            check(Kind::Retry, quote!(max_elapsed = 0s)),
+            ["`max_elapsed` must be greater than zero"]
+        );
+        ok(Kind::Retry, quote!(max_elapsed = 30s));
+    }
+
+    #[test]
     fn wait_needs_queue() {
         ok(Kind::Bulkhead, quote!(max = 2, queue = 3, wait = 5s));
         let message = "`wait` only applies with `queue`: without a queue, calls over `max` are \

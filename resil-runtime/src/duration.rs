@@ -32,7 +32,9 @@ pub(crate) fn display(d: Duration) -> String {
 /// one.
 pub(crate) fn display_for_people(d: Duration) -> String {
     let millis = d.as_nanos().div_ceil(1_000_000);
-    display(Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX)))
+    display(Duration::from_millis(
+        u64::try_from(millis).unwrap_or(u64::MAX),
+    ))
 }
 
 pub(crate) fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

@@ -19,8 +19,8 @@ pub use crate::declared::{
 };
 pub use crate::keyed::{KeyedCircuitBreakerSite, KeyedSite};
 pub use crate::registry::Registered;
-pub use linkme;
 use crate::registry::{Entry, Registry, Tabled, registry};
+pub use linkme;
 
 /// An attempt's error: the body's own, or an inner policy's rejection.
 /// Keeping them apart lets a retry tell "the dependency failed" from "we

@@ -172,10 +172,7 @@ impl TimeoutPolicy {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        crate::private::finish(
-            self.call_site(crate::private::lift(call), E::from)
-                .await,
-        )
+        crate::private::finish(self.call_site(crate::private::lift(call), E::from).await)
     }
 
     /// The macros' entry: a timeout becomes the function's own error
@@ -199,7 +196,11 @@ impl TimeoutPolicy {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
         let after = self.config.duration;
         tracing::debug!(target: "resil", policy = %self.name, after_ms = after.as_millis() as u64, "call timed out");
-        events::emit(&self.name, PolicyKind::Timeout, EventKind::TimedOut { after });
+        events::emit(
+            &self.name,
+            PolicyKind::Timeout,
+            EventKind::TimedOut { after },
+        );
         Error::Timeout {
             policy: self.name.clone(),
             after,

@@ -373,8 +373,15 @@ async fn a_time_window_counts_the_calls_of_the_last_window_only() {
     let _ = call(Outcome::Ok).await;
     let _ = call(Outcome::Ok).await;
     advance(Duration::from_secs(35)).await;
-    let window = registry().circuit_breaker("cb-time-window").unwrap().snapshot();
-    assert_eq!(window.window_calls, Some(4), "the call at t = 0 has left the window");
+    let window = registry()
+        .circuit_breaker("cb-time-window")
+        .unwrap()
+        .snapshot();
+    assert_eq!(
+        window.window_calls,
+        Some(4),
+        "the call at t = 0 has left the window"
+    );
     assert_eq!(window.failure_rate, Some(0.5));
     // t = 65s: 2 failed of 4 in the window. Two successes make it 2 of 6...
     let _ = call(Outcome::Ok).await;
@@ -427,12 +434,18 @@ async fn slow_successes_open_the_breaker_at_slow_rate() {
     assert!(call(Duration::from_secs(2)).await.is_ok());
     assert_eq!(state("cb-slow"), CircuitState::Closed);
     // The fourth call fills the window: 2 slow of 4.
-    assert!(call(slow).await.is_ok(), "a slow call still returns its answer");
+    assert!(
+        call(slow).await.is_ok(),
+        "a slow call still returns its answer"
+    );
     assert_eq!(state("cb-slow"), CircuitState::Open);
     let rejected = call(quick).await;
     assert!(is_open_rejection(&rejected, "cb-slow"), "{rejected:?}");
     let snapshot = registry().circuit_breaker("cb-slow").unwrap().snapshot();
-    assert_eq!((snapshot.successes, snapshot.failures, snapshot.slow_calls), (4, 0, 2));
+    assert_eq!(
+        (snapshot.successes, snapshot.failures, snapshot.slow_calls),
+        (4, 0, 2)
+    );
     assert_eq!(CALLS.get(), 4);
 }
 
@@ -474,8 +487,15 @@ async fn a_slow_failure_counts_as_slow_and_as_failed() {
 
     let _ = call(Duration::from_secs(2), Outcome::Fail).await;
     let _ = call(Duration::from_secs(2), Outcome::Ok).await;
-    let snapshot = registry().circuit_breaker("cb-slow-fail").unwrap().snapshot();
+    let snapshot = registry()
+        .circuit_breaker("cb-slow-fail")
+        .unwrap()
+        .snapshot();
     assert_eq!(snapshot.slow_call_rate, Some(1.0));
     assert_eq!(snapshot.failure_rate, Some(0.5));
-    assert_eq!(state("cb-slow-fail"), CircuitState::Open, "every call in the window was slow");
+    assert_eq!(
+        state("cb-slow-fail"),
+        CircuitState::Open,
+        "every call in the window was slow"
+    );
 }

@@ -30,10 +30,7 @@ async fn on_an_error_the_fallback_gets_the_arguments_and_the_error() {
         Ok(format!("fresh {key} #{id}"))
     }
 
-    assert_eq!(
-        fetch("up", Request { id: 1 }).await.unwrap(),
-        "fresh up #1"
-    );
+    assert_eq!(fetch("up", Request { id: 1 }).await.unwrap(), "fresh up #1");
     assert_eq!(
         fetch("down", Request { id: 2 }).await.unwrap(),
         "cached down #2 after upstream failed (call 2)"
@@ -71,15 +68,9 @@ async fn a_method_fallback_gets_self_and_borrowed_arguments() {
         seen: Mutex::new(Vec::new()),
     };
     let mut log = Vec::new();
-    assert_eq!(
-        store.read("k", &mut log).await.unwrap(),
-        "store: stale k"
-    );
+    assert_eq!(store.read("k", &mut log).await.unwrap(), "store: stale k");
     assert_eq!(log, ["read k", "stale k"]);
-    assert_eq!(
-        *store.seen.lock().unwrap(),
-        ["upstream failed (call 0)"]
-    );
+    assert_eq!(*store.seen.lock().unwrap(), ["upstream failed (call 0)"]);
 }
 
 async fn default_count(_outcome: Outcome, error: TestError) -> Result<u32, TestError> {

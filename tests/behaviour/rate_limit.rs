@@ -114,7 +114,12 @@ async fn functions_that_name_one_rate_limiter_share_its_quota() {
     assert_eq!(write().await, Ok(2));
     assert_eq!(retry_after(&read().await), Some(MS * 500));
     assert_eq!(retry_after(&write().await), Some(MS * 500));
-    assert!(registry().conflicts().iter().all(|c| !c.to_string().contains("rl-shared")));
+    assert!(
+        registry()
+            .conflicts()
+            .iter()
+            .all(|c| !c.to_string().contains("rl-shared"))
+    );
 }
 
 #[tokio::test(start_paused = true)]

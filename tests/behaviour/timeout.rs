@@ -67,8 +67,7 @@ async fn the_duration_may_be_written_alone() {
         registry()
             .policies()
             .iter()
-            .any(|id| id.kind == PolicyKind::Timeout
-                && id.name == "behaviour::timeout::call")
+            .any(|id| id.kind == PolicyKind::Timeout && id.name == "behaviour::timeout::call")
     );
 }
 
@@ -104,10 +103,7 @@ async fn above_a_retry_it_bounds_every_attempt_and_wait_together() {
     let started = Instant::now();
     let result = call().await;
     assert!(
-        matches!(
-            result,
-            Err(TestError::Resil(resil::Error::Timeout { .. }))
-        ),
+        matches!(result, Err(TestError::Resil(resil::Error::Timeout { .. }))),
         "{result:?}"
     );
     assert_eq!(started.elapsed(), MS * 250);

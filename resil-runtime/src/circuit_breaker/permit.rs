@@ -45,13 +45,15 @@ impl<'a> CircuitPermit<'a> {
     /// The call succeeded.
     pub fn success(mut self) {
         self.settled = true;
-        self.breaker.on_success(self.generation, self.trial, self.started);
+        self.breaker
+            .on_success(self.generation, self.trial, self.started);
     }
 
     /// The call failed.
     pub fn failure(mut self) {
         self.settled = true;
-        self.breaker.on_failure(self.generation, self.trial, self.started);
+        self.breaker
+            .on_failure(self.generation, self.trial, self.started);
     }
 
     /// The call failed in a way that says nothing about the dependency's
@@ -80,7 +82,8 @@ impl Drop for CircuitPermit<'_> {
             return;
         }
         if std::thread::panicking() {
-            self.breaker.on_failure(self.generation, self.trial, self.started);
+            self.breaker
+                .on_failure(self.generation, self.trial, self.started);
         } else {
             self.breaker.on_release(self.generation, self.trial, false);
         }

@@ -219,6 +219,9 @@ mod tests {
     #[test]
     fn its_size_is_fixed() {
         assert_eq!(TimeWindow::new(Duration::from_secs(60)).heap_bytes(), 1536);
-        assert_eq!(TimeWindow::new(Duration::from_secs(3600)).heap_bytes(), 1536);
+        assert_eq!(
+            TimeWindow::new(Duration::from_secs(3600)).heap_bytes(),
+            1536
+        );
     }
 }

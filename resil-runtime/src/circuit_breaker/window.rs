@@ -203,10 +203,7 @@ mod tests {
             window.record(i % 3 == 0, false);
         }
         window.reset();
-        assert_eq!(
-            window.tally(),
-            WindowTally::default()
-        );
+        assert_eq!(window.tally(), WindowTally::default());
         assert_eq!(
             window.record(true, false),
             WindowTally {

@@ -215,7 +215,8 @@ impl RateLimiter {
         let c = &self.counters;
         c.admitted.fetch_add(1, Ordering::Relaxed);
         c.admitted_after_wait.fetch_add(1, Ordering::Relaxed);
-        c.wait_nanos.fetch_add(wait.unsigned_abs(), Ordering::Relaxed);
+        c.wait_nanos
+            .fetch_add(wait.unsigned_abs(), Ordering::Relaxed);
     }
 
     /// Moves the TAT on for one call that may wait up to `max_wait`

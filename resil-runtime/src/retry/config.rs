@@ -281,7 +281,10 @@ mod tests {
             ),
             (RetryConfig::DEFAULT.multiplier(0.5), "multiplier"),
             (RetryConfig::DEFAULT.multiplier(f64::NAN), "multiplier"),
-            (RetryConfig::DEFAULT.max_elapsed(Duration::ZERO), "max_elapsed"),
+            (
+                RetryConfig::DEFAULT.max_elapsed(Duration::ZERO),
+                "max_elapsed",
+            ),
         ];
         for (config, key) in bad {
             match config.validate("p") {
