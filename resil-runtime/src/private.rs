@@ -293,10 +293,9 @@ pub trait FallbackFuture<R>: Future<Output = R> {}
 
 impl<R, F: Future<Output = R>> FallbackFuture<R> for F {}
 
-/// Checks the fallback's type where the error can name it. The result is
-/// a future of `R` whatever the fallback was, so a wrong one is one error.
+/// Checks the fallback's type where the error can name it.
 #[inline(always)]
-pub fn fallback_future<R, F: FallbackFuture<R>>(future: F) -> impl Future<Output = R> {
+pub fn fallback_future<R, F: FallbackFuture<R>>(future: F) -> F {
     future
 }
 
