@@ -184,7 +184,9 @@ fn a_retry_whose_first_attempt_succeeds_does_not_allocate() {
 fn a_rate_limiter_call_with_spare_quota_does_not_allocate() {
     static LIMITER: RateLimiterSite = RateLimiterSite::new(
         "alloc-rate-limiter",
-        RateLimiterConfig::DEFAULT.rate(u32::MAX).per(Duration::from_secs(3600)),
+        RateLimiterConfig::DEFAULT
+            .rate(u32::MAX)
+            .per(Duration::from_secs(3600)),
     );
     assert_no_allocation("a rate limiter's call_site", || {
         let result = block_on(async { finish(LIMITER.get().call_site(lift(work(6))).await) });

@@ -1248,7 +1248,10 @@ mod tests {
             (quote!(window = 100), Window::Calls(100)),
             (quote!(window = 100u32), Window::Calls(100)),
             (quote!(window = 90s), Window::Time(Duration::from_secs(90))),
-            (quote!(window = "2m"), Window::Time(Duration::from_secs(120))),
+            (
+                quote!(window = "2m"),
+                Window::Time(Duration::from_secs(120)),
+            ),
         ] {
             let (args, errors) = breaker(tokens);
             assert!(errors.is_empty(), "{errors:?}");

@@ -44,6 +44,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
         }
     }
     item::check(kind, &func, &mut errors);
+    crate::declared::check(&func, &layers, &mut errors);
     if layers.iter().any(|layer| layer.kind() == Kind::Fallback) {
         item::check_fallback(&func, &mut errors);
     }

@@ -128,9 +128,20 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         code = match layer {
             Layer::Retry(args) => {
                 let config = retry_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::RetrySite = #private::RetrySite::#constructor(#name, #config);
-                });
+                let policy = match crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                ) {
+                    crate::declared::Policy::Direct(policy) => policy,
+                    crate::declared::Policy::Keyed { .. } => {
+                        unreachable!("only breakers are keyed")
+                    }
+                };
                 let retry_if = match &args.retry_if {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::always),
@@ -142,7 +153,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 retry_below = true;
                 Code::Value(retry_loop(
                     &private,
-                    &site,
+                    &policy,
                     &retry_if,
                     &retry_after,
                     &clones,
@@ -151,25 +162,35 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
             }
             Layer::CircuitBreaker(args) => {
                 let config = circuit_breaker_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::CircuitBreakerSite =
-                        #private::CircuitBreakerSite::#constructor(#name, #config);
-                });
+                let policy = crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                );
                 let ignore = match &args.ignore {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::never),
                 };
                 let inner = code.future();
-                Code::Future(quote!(#site.get().call_site(#inner, #ignore)))
+                Code::Future(policy.call(quote!(call_site(#inner, #ignore))))
             }
             Layer::Bulkhead(args) => {
                 let config = bulkhead_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::BulkheadSite =
-                        #private::BulkheadSite::#constructor(#name, #config);
-                });
+                let policy = crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                );
                 let inner = code.future();
-                Code::Future(quote!(#site.get().call_site(#inner)))
+                Code::Future(policy.call(quote!(call_site(#inner))))
             }
             Layer::Timeout(args) => {
                 let config = timeout_config(&private, args);
@@ -266,7 +287,7 @@ impl Code {
 
 fn retry_loop(
     private: &TokenStream,
-    site: &Ident,
+    policy: &TokenStream,
     retry_if: &TokenStream,
     retry_after: &TokenStream,
     clones: &TokenStream,
@@ -274,7 +295,7 @@ fn retry_loop(
 ) -> TokenStream {
     quote! {
         {
-            let mut __resil_run = #site.get().start();
+            let mut __resil_run = #policy.start();
             loop {
                 #clones
                 let __resil_attempt = #attempt.await;
@@ -802,10 +823,7 @@ mod tests {
         let out = expand_str(
             &[
                 (Kind::Fallback, quote!(cached, on = rejections)),
-                (
-                    Kind::Retry,
-                    quote!(max_elapsed = 10s, retry_after = hint),
-                ),
+                (Kind::Retry, quote!(max_elapsed = 10s, retry_after = hint)),
                 (
                     Kind::CircuitBreaker,
                     quote!(window = 60s, slow_call = 2s, slow_rate = 0.5),
@@ -863,11 +881,19 @@ mod tests {
             ),
         );
         assert!(
-            out.contains("let __resil_fallback_1 = :: resil :: __private :: clone_fallback_arg (& req) ;"),
+            out.contains(
+                "let __resil_fallback_1 = :: resil :: __private :: clone_fallback_arg (& req) ;"
+            ),
             "{out}"
         );
-        assert!(out.contains("cached (key , __resil_fallback_1 , f , __resil_error)"), "{out}");
-        assert!(!out.contains("error_converter") || out.contains("finish_with"), "{out}");
+        assert!(
+            out.contains("cached (key , __resil_fallback_1 , f , __resil_error)"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("error_converter") || out.contains("finish_with"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@
 use proc_macro::TokenStream;
 
 mod args;
+mod declared;
 mod duration;
 mod entry;
 mod errors;

@@ -525,8 +525,10 @@ mod tests {
         );
         assert_eq!(
             check(Kind::RateLimit, quote!(rate = 1001, per = 1us)),
-            ["`rate` (1001) per 1µs is more than one call a nanosecond; lower `rate` or lengthen \
-              `per`"]
+            [
+                "`rate` (1001) per 1µs is more than one call a nanosecond; lower `rate` or lengthen \
+              `per`"
+            ]
         );
         ok(Kind::RateLimit, quote!(rate = 1000, per = 1us));
     }
@@ -535,7 +537,12 @@ mod tests {
     fn slow_calls_and_time_windows() {
         ok(
             Kind::CircuitBreaker,
-            quote!(slow_call = 2s, slow_rate = 1, window = 60s, min_calls = 100000),
+            quote!(
+                slow_call = 2s,
+                slow_rate = 1,
+                window = 60s,
+                min_calls = 100000
+            ),
         );
         ok(Kind::CircuitBreaker, quote!(slow_call = 2s, window = 50));
         assert_eq!(

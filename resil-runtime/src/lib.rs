@@ -56,8 +56,8 @@ pub use circuit_breaker::{
 pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
 pub use keyed::DEFAULT_MAX_KEYS;
-pub use registry::{PolicyId, Registry, Snapshot, registry};
 pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
+pub use registry::{PolicyId, Registry, Snapshot, registry};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
 pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 

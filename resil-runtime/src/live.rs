@@ -330,7 +330,12 @@ mod tests {
             Backoff::Fibonacci,
             Backoff::Constant,
         ] {
-            for jitter in [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
+            for jitter in [
+                Jitter::None,
+                Jitter::Full,
+                Jitter::Equal,
+                Jitter::Decorrelated,
+            ] {
                 let retry = RetryConfig::DEFAULT
                     .backoff(backoff)
                     .jitter(jitter)
@@ -345,8 +350,14 @@ mod tests {
 
     #[test]
     fn none_and_huge_durations() {
-        assert_eq!(<Option<f64> as Bits>::from_bits(None::<f64>.to_bits()), None);
-        assert_eq!(<Option<u32> as Bits>::from_bits(Some(0u32).to_bits()), Some(0));
+        assert_eq!(
+            <Option<f64> as Bits>::from_bits(None::<f64>.to_bits()),
+            None
+        );
+        assert_eq!(
+            <Option<u32> as Bits>::from_bits(Some(0u32).to_bits()),
+            Some(0)
+        );
         let huge = Duration::MAX;
         assert_eq!(
             <Duration as Bits>::from_bits(huge.to_bits()),

@@ -243,7 +243,11 @@ impl<P: Tabled> Table<P> {
                 Some(keys) => Err(ConfigError::UnknownPolicy {
                     kind: P::KIND,
                     name: name.to_owned(),
-                    known: keys.members().iter().map(|p| p.policy_name().to_string()).collect(),
+                    known: keys
+                        .members()
+                        .iter()
+                        .map(|p| p.policy_name().to_string())
+                        .collect(),
                 }),
             };
         }
@@ -254,14 +258,23 @@ impl<P: Tabled> Table<P> {
             return keys.find(key).ok_or_else(|| ConfigError::UnknownPolicy {
                 kind: P::KIND,
                 name: name.to_owned(),
-                known: keys.members().iter().map(|p| p.policy_name().to_string()).collect(),
+                known: keys
+                    .members()
+                    .iter()
+                    .map(|p| p.policy_name().to_string())
+                    .collect(),
             });
         }
         Err(self.unknown(name))
     }
 
     /// Declares `name`, or finds the entry declared under it before.
-    fn declare_shared(&self, name: PolicyName, code: P::Config, keys: Option<KeyOptions>) -> Declared<P> {
+    fn declare_shared(
+        &self,
+        name: PolicyName,
+        code: P::Config,
+        keys: Option<KeyOptions>,
+    ) -> Declared<P> {
         let existing = self.entry(name.as_str());
         let entry = match existing {
             Some(entry) => entry,
@@ -289,7 +302,12 @@ impl<P: Tabled> Table<P> {
     }
 
     /// Declares a new entry under `name`, or under the first free `name#N`.
-    fn declare_unique(&self, name: &'static str, code: P::Config, keys: Option<KeyOptions>) -> Arc<Entry<P>> {
+    fn declare_unique(
+        &self,
+        name: &'static str,
+        code: P::Config,
+        keys: Option<KeyOptions>,
+    ) -> Arc<Entry<P>> {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let mut candidate = PolicyName::from_static(name);
         let mut suffix = 1;
@@ -304,7 +322,10 @@ impl<P: Tabled> Table<P> {
 
     /// Every built policy, keyed members included.
     fn all(&self) -> Vec<Arc<P>> {
-        self.entries().iter().flat_map(|entry| entry.live()).collect()
+        self.entries()
+            .iter()
+            .flat_map(|entry| entry.live())
+            .collect()
     }
 }
 
@@ -322,7 +343,13 @@ macro_rules! named {
         }
     )*};
 }
-named!(CircuitBreaker, Bulkhead, RetryPolicy, TimeoutPolicy, RateLimiter);
+named!(
+    CircuitBreaker,
+    Bulkhead,
+    RetryPolicy,
+    TimeoutPolicy,
+    RateLimiter
+);
 
 impl Registry {
     const fn new() -> Self {

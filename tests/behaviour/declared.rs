@@ -72,7 +72,10 @@ async fn a_declared_policy_is_shared_by_every_function_that_names_it() {
         charge(Outcome::Ok).await,
         Err(TestError::Resil(resil::Error::CircuitOpen { policy, .. })) if policy == "decl-payments"
     ));
-    assert!(matches!(refund(Outcome::Ok).await, Err(TestError::Resil(_))));
+    assert!(matches!(
+        refund(Outcome::Ok).await,
+        Err(TestError::Resil(_))
+    ));
     // The same breaker the registry holds under the declared name.
     let registered = registry().circuit_breaker("decl-payments").unwrap();
     assert!(std::ptr::eq(&*registered, PAYMENTS.get()));
@@ -114,7 +117,10 @@ async fn bulkheads_and_retries_are_declared_the_same_way() {
     settle().await;
     assert!(matches!(
         render(gate.clone()).await,
-        Err(TestError::Resil(resil::Error::BulkheadFull { max_concurrent: 1, .. }))
+        Err(TestError::Resil(resil::Error::BulkheadFull {
+            max_concurrent: 1,
+            ..
+        }))
     ));
     gate.add_permits(1);
     assert_eq!(running.await.unwrap(), Ok(1));
@@ -122,7 +128,10 @@ async fn bulkheads_and_retries_are_declared_the_same_way() {
     // `retry_if` is the function's own and sits next to the path.
     assert_eq!(fetch().await, Err(TestError::Validation));
     assert_eq!(TRIES.get(), 3);
-    assert_eq!(registry().retry("decl-fetch").unwrap().snapshot().exhausted, 1);
+    assert_eq!(
+        registry().retry("decl-fetch").unwrap().snapshot().exhausted,
+        1
+    );
 }
 
 // Sites that nothing calls in this test binary: inside a function body, and
@@ -145,7 +154,8 @@ async fn generic_never_called<T: Clone + Send>(value: T) -> Result<T, TestError>
 #[test]
 fn every_policy_is_known_before_its_first_call() {
     let ids = registry().policies();
-    let has = |kind: PolicyKind, name: &str| ids.iter().any(|id| id.kind == kind && id.name == name);
+    let has =
+        |kind: PolicyKind, name: &str| ids.iter().any(|id| id.kind == kind && id.name == name);
     assert!(has(PolicyKind::Bulkhead, "decl-unused"), "{ids:?}");
     assert!(has(PolicyKind::Bulkhead, "decl-inner-site"), "{ids:?}");
     assert!(has(PolicyKind::Retry, "decl-generic-site"), "{ids:?}");
@@ -166,7 +176,10 @@ fn every_policy_is_known_before_its_first_call() {
         .find(|p| p.name == "decl-unused")
         .unwrap();
     let queue = unused.settings.iter().find(|s| s.key == "queue").unwrap();
-    assert_eq!((queue.value.to_string(), queue.layer), ("3".to_owned(), Layer::Code));
+    assert_eq!(
+        (queue.value.to_string(), queue.layer),
+        ("3".to_owned(), Layer::Code)
+    );
     let inner = configuration
         .iter()
         .find(|p| p.name == "decl-inner-site")

@@ -93,7 +93,10 @@ async fn at_most_max_keys_breakers_are_kept_and_the_least_recently_used_goes() {
         names.sort();
         names
     };
-    assert_eq!(members(registry()), ["keyed-bounded[a]", "keyed-bounded[c]"]);
+    assert_eq!(
+        members(registry()),
+        ["keyed-bounded[a]", "keyed-bounded[c]"]
+    );
     // `a` kept its state: still open.
     assert_eq!(state("keyed-bounded[a]"), CircuitState::Open);
 }

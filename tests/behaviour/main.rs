@@ -6,7 +6,10 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod config;
+mod declared;
 mod fallback;
+mod keyed;
 mod rate_limit;
 mod registry;
 mod retry;

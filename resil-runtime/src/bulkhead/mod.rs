@@ -18,6 +18,7 @@
 mod config;
 mod permit;
 mod queue;
+mod reconfigure;
 
 use crate::sync::AtomicU64;
 use crate::sync::{Mutex, MutexGuard};
@@ -34,6 +35,7 @@ pub use permit::BulkheadPermit;
 
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::live::LiveBulkheadConfig;
 use queue::Waiter;
 
 pub(crate) const MAX_SLOTS: u32 = 1 << 31;
@@ -67,7 +69,7 @@ pub struct Bulkhead {
     state: AtomicU64,
     counters: Counters,
     waiters: Mutex<VecDeque<Arc<Waiter>>>,
-    config: BulkheadConfig,
+    config: LiveBulkheadConfig,
     name: PolicyName,
 }
 
@@ -125,7 +127,7 @@ impl Bulkhead {
             state: AtomicU64::new(0),
             counters: Counters::default(),
             waiters: Mutex::new(VecDeque::new()),
-            config,
+            config: LiveBulkheadConfig::new(&config),
             name,
         })
     }
@@ -136,8 +138,8 @@ impl Bulkhead {
     }
 
     /// The settings in force.
-    pub fn config(&self) -> &BulkheadConfig {
-        &self.config
+    pub fn config(&self) -> BulkheadConfig {
+        self.config.load()
     }
 
     /// Calls running now.
@@ -162,7 +164,7 @@ impl Bulkhead {
     #[inline]
     fn try_acquire_fast(&self) -> Option<BulkheadPermit<'_>> {
         let mut state = self.state.load(Ordering::Acquire);
-        while waiting(state) == 0 && running(state) < self.config.max_concurrent {
+        while waiting(state) == 0 && running(state) < self.config.max_concurrent() {
             match self.state.compare_exchange_weak(
                 state,
                 state + 1,
@@ -195,9 +197,9 @@ impl Bulkhead {
             let mut state = self.state.load(Ordering::Acquire);
             loop {
                 let (next, takes_slot) =
-                    if waiting(state) == 0 && running(state) < self.config.max_concurrent {
+                    if waiting(state) == 0 && running(state) < self.config.max_concurrent() {
                         (state + 1, true)
-                    } else if waiting(state) < self.config.queue {
+                    } else if waiting(state) < self.config.queue() {
                         (state + WAITING_ONE, false)
                     } else {
                         drop(waiters);
@@ -223,7 +225,7 @@ impl Bulkhead {
         };
         let started = tokio::time::Instant::now();
         let wait = queue::Wait::new(self, waiter);
-        let outcome = tokio::time::timeout(self.config.wait, wait).await;
+        let outcome = tokio::time::timeout(self.config.wait(), wait).await;
         let waited = started.elapsed();
         self.counters.wait_micros.fetch_add(
             crate::clock::saturating_micros(waited) as u64,
@@ -285,8 +287,8 @@ impl Bulkhead {
         }
         let error = Error::BulkheadFull {
             policy: self.name.clone(),
-            max_concurrent: self.config.max_concurrent,
-            queue: self.config.queue,
+            max_concurrent: self.config.max_concurrent(),
+            queue: self.config.queue(),
         };
         tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
         events::emit(
@@ -302,6 +304,7 @@ impl Bulkhead {
     /// Counts and occupancy at this moment.
     pub fn snapshot(&self) -> BulkheadSnapshot {
         let state = self.state.load(Ordering::Acquire);
+        let config = self.config.load();
         let admitted = self.counters.admitted.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
         BulkheadSnapshot {
@@ -313,10 +316,10 @@ impl Bulkhead {
             timed_out: self.counters.timed_out.load(Ordering::Relaxed),
             in_flight: running(state),
             queued: waiting(state),
-            available: self.config.max_concurrent.saturating_sub(running(state)),
+            available: config.max_concurrent.saturating_sub(running(state)),
             total_wait_ms: Duration::from_micros(self.counters.wait_micros.load(Ordering::Relaxed))
                 .as_millis() as u64,
-            config: self.config,
+            config,
         }
     }
 
@@ -348,6 +351,10 @@ impl Bulkhead {
     where
         F: Future<Output = Result<T, crate::private::Failure<E>>>,
     {
+        if !crate::config::switch::bulkheads() {
+            // Switched off by configuration: straight through.
+            return call.await;
+        }
         #[cfg(feature = "chaos")]
         let call = match crate::chaos::at_bulkhead(self, call) {
             Ok(call) => call,

@@ -43,9 +43,9 @@
 
 mod config;
 mod permit;
-mod time_window;
 mod reconfigure;
 mod state;
+mod time_window;
 pub(crate) mod window;
 
 use crate::sync::{AtomicI64, AtomicU64};
