@@ -258,7 +258,7 @@ pub(crate) fn check(func: &ItemFn, layers: &[Layer], errors: &mut Errors) {
                 names.push(ident.ident.clone());
             }
         }
-        if !names.iter().any(|name| *name == key.arg) {
+        if !names.contains(&key.arg) {
             let listed = if names.is_empty() {
                 "it has no named arguments".to_owned()
             } else {
@@ -287,8 +287,8 @@ pub(crate) fn check(func: &ItemFn, layers: &[Layer], errors: &mut Errors) {
 pub(crate) enum Policy {
     /// An expression of type `&'static P`.
     Direct(TokenStream),
-    /// A keyed site, and the argument that picks the member.
-    Keyed { site: Ident, key: TokenStream },
+    /// The member the argument picks: `__resil_keyN(&arg)`.
+    Keyed { member: TokenStream },
 }
 
 impl Policy {
@@ -297,9 +297,9 @@ impl Policy {
     pub(crate) fn call(&self, call: TokenStream) -> TokenStream {
         match self {
             Policy::Direct(policy) => quote!(#policy.#call),
-            Policy::Keyed { site, key } => quote! {
+            Policy::Keyed { member } => quote! {
                 async {
-                    let __resil_member = #site.policy_for(#key);
+                    let __resil_member = #member;
                     __resil_member.#call.await
                 }
             },
@@ -308,15 +308,11 @@ impl Policy {
 }
 
 /// The kind's names in the runtime.
-fn runtime_names(kind: Kind) -> (&'static str, &'static str, &'static str) {
+fn runtime_names(kind: Kind) -> (&'static str, &'static str) {
     match kind {
-        Kind::CircuitBreaker => (
-            "CircuitBreakerSite",
-            "declare_circuit_breaker",
-            "circuit_breaker_policy",
-        ),
-        Kind::Bulkhead => ("BulkheadSite", "declare_bulkhead", "bulkhead_policy"),
-        _ => ("RetrySite", "declare_retry", "retry_policy"),
+        Kind::CircuitBreaker => ("CircuitBreakerSite", "circuit_breaker_policy"),
+        Kind::Bulkhead => ("BulkheadSite", "bulkhead_policy"),
+        _ => ("RetrySite", "retry_policy"),
     }
 }
 
@@ -343,9 +339,8 @@ pub(crate) fn site(
     config: TokenStream,
 ) -> Policy {
     let kind = layer.kind();
-    let (site_type, declare, resolve) = runtime_names(kind);
+    let (site_type, resolve) = runtime_names(kind);
     let site_type = Ident::new(site_type, Span::call_site());
-    let declare = Ident::new(declare, Span::call_site());
     let resolve = Ident::new(resolve, Span::call_site());
     let register = format_ident!("{}_DECLARE", site);
     let common = layer.common();
@@ -355,7 +350,9 @@ pub(crate) fn site(
     };
     if let Some(path) = &common.policy {
         let span = path.span();
-        let declaration = quote_spanned!(span=> #private::#declare(&#path));
+        // Registered whatever its kind: the kind is checked once, below,
+        // where the error message can say which kind was expected.
+        let declaration = quote_spanned!(span=> #private::declared_policy(&#path));
         statics.extend(quote! {
             #linkme
             static #register: &'static dyn #private::Declaration = #declaration;
@@ -373,8 +370,13 @@ pub(crate) fn site(
         };
         let arg = &key.arg;
         let arg_name = arg.unraw().to_string();
-        let key_trait = format_ident!("__ResilKey{}", site);
-        let key_fn = format_ident!("__resil_key_{}", site.to_string().to_lowercase());
+        let index: String = site
+            .to_string()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let key_trait = format_ident!("__ResilKey{}", index);
+        let key_fn = format_ident!("__resil_key{}", index);
         let message = format!(
             "the `key` argument `{arg_name}` is a `{{Self}}`, which cannot pick a circuit breaker"
         );
@@ -393,15 +395,18 @@ pub(crate) fn site(
             trait #key_trait: ::core::hash::Hash + ::core::cmp::Eq + ::core::fmt::Display {}
             impl<T: ?::core::marker::Sized + ::core::hash::Hash + ::core::cmp::Eq + ::core::fmt::Display>
                 #key_trait for T {}
+            // The only bound the call checks is the one that names the
+            // argument: the runtime's own follow from it.
             #[inline(always)]
-            fn #key_fn<K: ?::core::marker::Sized + #key_trait>(key: &K) -> &K {
-                key
+            fn #key_fn<K: ?::core::marker::Sized + #key_trait>(
+                key: &K,
+            ) -> ::std::sync::Arc<#private::CircuitBreaker> {
+                #site.policy_for(key)
             }
         });
         let span = arg.span();
         return Policy::Keyed {
-            site: site.clone(),
-            key: quote_spanned!(span=> #key_fn(&#arg)),
+            member: quote_spanned!(span=> #key_fn(&#arg)),
         };
     }
     statics.extend(quote! {

@@ -311,27 +311,6 @@ impl RetryPolicyDecl for Declared<RetryPolicy> {
     }
 }
 
-/// The declaration behind the path of `#[circuit_breaker(PATH)]`, as the
-/// slice holds it.
-#[doc(hidden)]
-pub const fn declare_circuit_breaker<D: CircuitBreakerPolicy>(
-    policy: &'static D,
-) -> &'static dyn Declaration {
-    policy
-}
-
-/// As [`declare_circuit_breaker`], for `#[bulkhead(PATH)]`.
-#[doc(hidden)]
-pub const fn declare_bulkhead<D: BulkheadPolicy>(policy: &'static D) -> &'static dyn Declaration {
-    policy
-}
-
-/// As [`declare_circuit_breaker`], for `#[retry(PATH)]`.
-#[doc(hidden)]
-pub const fn declare_retry<D: RetryPolicyDecl>(policy: &'static D) -> &'static dyn Declaration {
-    policy
-}
-
 /// The declared circuit breaker `#[circuit_breaker(PATH)]` names.
 #[doc(hidden)]
 #[inline(always)]
@@ -355,7 +334,8 @@ pub fn retry_policy<D: RetryPolicyDecl>(policy: &'static D) -> &'static Declared
     policy.declared()
 }
 
-/// The declaration behind a `policy!` static, as the slice holds it.
+/// The declaration behind a `policy!` static or an attribute's path, as
+/// the slice holds it.
 #[doc(hidden)]
 #[allow(private_bounds)]
 pub const fn declared_policy<P: Tabled>(policy: &'static Declared<P>) -> &'static dyn Declaration {

@@ -14,8 +14,7 @@ pub use crate::timeout::{TimeoutConfig, TimeoutPolicy};
 
 pub use crate::declared::{
     BulkheadPolicy, CircuitBreakerPolicy, DECLARATIONS, Declaration, RetryPolicyDecl,
-    bulkhead_policy, circuit_breaker_policy, declare_bulkhead, declare_circuit_breaker,
-    declare_retry, declared_policy, retry_policy,
+    bulkhead_policy, circuit_breaker_policy, declared_policy, retry_policy,
 };
 pub use crate::keyed::{KeyedCircuitBreakerSite, KeyedSite};
 pub use crate::registry::Registered;
