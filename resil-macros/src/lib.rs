@@ -65,6 +65,48 @@
 //! |---|---|
 //! | `name` | The policy's name in the registry (`"payments"`). Functions that use the same name share one breaker or bulkhead. Default: the function's path, `module::path::function`. |
 //! | `crate` | Path to the `resil` crate, when it is renamed in `Cargo.toml`: `crate = "::my_resil"`. Default: `::resil`. |
+//!
+//! # Declared policies
+//!
+//! Instead of settings, `#[circuit_breaker]`, `#[bulkhead]` and `#[retry]`
+//! take the path of a policy declared once with `resil::policy!`; every
+//! function that names it shares it. Next to the path only what the
+//! function itself decides may be given (`ignore`, `retry_if`,
+//! `retry_after`, `crate`). A path that does not exist, or names a policy of
+//! another kind, is a compile error there.
+//!
+//! ```
+//! use resil::{CircuitBreakerConfig, DeclaredCircuitBreaker, circuit_breaker};
+//!
+//! resil::policy! {
+//!     static LEDGER: DeclaredCircuitBreaker =
+//!         DeclaredCircuitBreaker::new("ledger", CircuitBreakerConfig::DEFAULT.threshold(2));
+//! }
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum LedgerError {
+//!     #[error(transparent)]
+//!     Resil(#[from] resil::Error),
+//! }
+//!
+//! #[circuit_breaker(LEDGER)]
+//! async fn post(entry: u64) -> Result<u64, LedgerError> {
+//!     Ok(entry)
+//! }
+//!
+//! // One breaker per tenant: one tenant's failures open only its own.
+//! #[circuit_breaker(name = "reports", key = tenant, threshold = 3, max_keys = 500)]
+//! async fn report(tenant: &str) -> Result<String, LedgerError> {
+//!     Ok(format!("report for {tenant}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(post(7).await.unwrap(), 7);
+//! assert_eq!(report("acme").await.unwrap(), "report for acme");
+//! assert!(resil::registry().circuit_breaker("reports[acme]").is_ok());
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 use proc_macro::TokenStream;
@@ -210,6 +252,9 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `half_open_max` | Trial calls let through while half-open (integer ≥ 1). | `1` |
 /// | `success_threshold` | Successful trial calls that close the breaker (integer ≥ 1). | `2` |
 /// | `ignore` | Path to a `fn(&E) -> bool`; errors it returns `true` for do not count as failures. | none ignored |
+/// | `key` | An argument of the function (`Hash + Eq + Display`): one breaker per distinct value, registered as `name[value]`. | one breaker |
+/// | `max_keys` | With `key`: breakers kept at most; the least recently used goes first (integer ≥ 1). | `1000` |
+/// | `key_ttl` | With `key`: a key unused this long is dropped when a new key needs room (duration > 0). | none |
 ///
 /// A count window (`window = 100`) keeps one bit per call. A time window
 /// (`window = 60s`) keeps 64 buckets of `window / 64`, so it slides in steps

@@ -55,7 +55,6 @@
 //! its first call instead.
 
 use std::fmt;
-use std::sync::Arc;
 
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
@@ -195,13 +194,6 @@ impl<P: Tabled> Declared<P> {
     /// `get().config()` has the settings in force.
     pub fn config(&self) -> P::Config {
         self.site.config()
-    }
-
-    /// The registry's entry as a shared policy, for the code the macros
-    /// generate.
-    #[doc(hidden)]
-    pub fn policy(&'static self) -> Arc<P> {
-        self.site.arc()
     }
 }
 

@@ -19,6 +19,14 @@
 //!   dropped during a panic it counts a failure, dropped otherwise (the
 //!   future was cancelled) it gives its slot back. Nothing leaks whichever
 //!   way a call ends.
+//! - **Known from start-up.** Each call site's `static` and each declared
+//!   policy ([`policy!`]) registers itself in a link-time list (`linkme`)
+//!   that the first [`registry()`] walks; a policy's state is built on its
+//!   first call or look-up, with the settings [`config`] gives it then.
+//! - **Settings that change while calls run.** Each setting is its own
+//!   atomic, read on the hot path with one plain load; a change
+//!   ([`Registry::reconfigure`]) is checked whole and stored under a
+//!   sequence lock, and keeps the policy's state.
 //! - **Time from `tokio::time`.** Deadlines and backoff use
 //!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
 //!   clock drives them deterministically.

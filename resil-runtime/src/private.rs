@@ -102,12 +102,6 @@ impl<P: Tabled> Site<P> {
         self.policy.get_or_init(|| entry.policy())
     }
 
-    /// The policy as a shared reference.
-    pub(crate) fn arc(&'static self) -> Arc<P> {
-        self.get();
-        Arc::clone(self.policy.get().expect("set by `get`"))
-    }
-
     /// The name the site was declared with.
     pub(crate) const fn name(&self) -> &'static str {
         self.name
