@@ -417,6 +417,17 @@ pub(crate) fn site(
     Policy::Direct(quote!(#site.get()))
 }
 
+/// Registers a site `static` for the start-up walk, so the registry knows
+/// its policy before the first call.
+pub(crate) fn register(statics: &mut TokenStream, private: &TokenStream, site: &Ident) {
+    let register = format_ident!("{}_DECLARE", site);
+    statics.extend(quote! {
+        #[#private::linkme::distributed_slice(#private::DECLARATIONS)]
+        #[linkme(crate = #private::linkme)]
+        static #register: &'static dyn #private::Declaration = &#site;
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,6 +198,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     static #site: #private::TimeoutSite =
                         #private::TimeoutSite::#constructor(#name, #config);
                 });
+                crate::declared::register(&mut statics, &private, &site);
                 let inner = code.future();
                 Code::Future(quote!(#site.get().call_site(#inner, #convert)))
             }
@@ -207,6 +208,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     static #site: #private::RateLimiterSite =
                         #private::RateLimiterSite::#constructor(#name, #config);
                 });
+                crate::declared::register(&mut statics, &private, &site);
                 let inner = code.future();
                 Code::Future(quote!(#site.get().call_site(#inner)))
             }

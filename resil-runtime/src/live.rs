@@ -28,7 +28,9 @@ use std::time::Duration;
 
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::rate_limit::RateLimiterConfig;
 use crate::retry::{Backoff, Jitter, RetryConfig};
+use crate::timeout::TimeoutConfig;
 
 /// A value that fits in the 64 bits of one atomic.
 pub(crate) trait Bits: Copy {
@@ -300,6 +302,24 @@ live_config! {
         jitter: Jitter,
         retry_rejections: bool,
         max_elapsed: Option<Duration>,
+    }
+}
+
+live_config! {
+    /// A timeout's settings.
+    LiveTimeoutConfig for TimeoutConfig {
+        duration: Duration,
+    }
+}
+
+live_config! {
+    /// A rate limiter's settings. The limiter also keeps the nanosecond
+    /// figures its hot path uses, derived from these, in atomics of its own.
+    LiveRateLimiterConfig for RateLimiterConfig {
+        rate: u32,
+        per: Duration,
+        burst: Option<u32>,
+        wait: Duration,
     }
 }
 

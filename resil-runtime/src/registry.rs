@@ -193,8 +193,14 @@ registered!(
 );
 registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads, fields: schema::BULKHEAD);
 registered!(RetryPolicy, RetryConfig, Retry, retries, fields: schema::RETRY);
-registered!(TimeoutPolicy, TimeoutConfig, Timeout, timeouts);
-registered!(RateLimiter, RateLimiterConfig, RateLimiter, rate_limiters);
+registered!(TimeoutPolicy, TimeoutConfig, Timeout, timeouts, fields: schema::TIMEOUT);
+registered!(
+    RateLimiter,
+    RateLimiterConfig,
+    RateLimiter,
+    rate_limiters,
+    fields: schema::RATE_LIMITER
+);
 
 pub(crate) struct Table<P: Tabled>(RwLock<BTreeMap<PolicyName, Arc<Entry<P>>>>);
 

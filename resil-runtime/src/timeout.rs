@@ -21,8 +21,11 @@ use serde::Serialize;
 
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::live::LiveTimeoutConfig;
 use crate::private::Failure;
 use crate::sync::AtomicU64;
+
+mod reconfigure;
 
 /// Settings of a [`TimeoutPolicy`].
 ///
@@ -101,7 +104,7 @@ impl Default for TimeoutConfig {
 pub struct TimeoutPolicy {
     calls: AtomicU64,
     timeouts: AtomicU64,
-    config: TimeoutConfig,
+    config: LiveTimeoutConfig,
     name: PolicyName,
 }
 
@@ -134,7 +137,7 @@ impl TimeoutPolicy {
         Ok(Self {
             calls: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
-            config,
+            config: LiveTimeoutConfig::new(&config),
             name,
         })
     }
@@ -146,7 +149,7 @@ impl TimeoutPolicy {
 
     /// The settings in force.
     pub fn config(&self) -> TimeoutConfig {
-        self.config
+        self.config.load()
     }
 
     /// Counts at this moment.
@@ -155,7 +158,7 @@ impl TimeoutPolicy {
             name: self.name.clone(),
             calls: self.calls.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
-            config: self.config,
+            config: self.config.load(),
         }
     }
 
@@ -185,16 +188,16 @@ impl TimeoutPolicy {
         C: FnOnce(Error) -> E,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(self.config.duration, call).await {
+        let limit = self.config.duration();
+        match tokio::time::timeout(limit, call).await {
             Ok(result) => result,
-            Err(_elapsed) => Err(Failure::Inner(convert(self.timed_out()))),
+            Err(_elapsed) => Err(Failure::Inner(convert(self.timed_out(limit)))),
         }
     }
 
     #[cold]
-    fn timed_out(&self) -> Error {
+    fn timed_out(&self, after: Duration) -> Error {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
-        let after = self.config.duration;
         tracing::debug!(target: "resil", policy = %self.name, after_ms = after.as_millis() as u64, "call timed out");
         events::emit(
             &self.name,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use resil::config::{Layer, Overrides, Source, Value};
 use resil::{
     BulkheadConfig, CircuitBreakerConfig, CircuitState, PolicyKind, RetryConfig, bulkhead,
-    circuit_breaker, registry, retry,
+    circuit_breaker, rate_limit, registry, retry, timeout,
 };
 use tokio::sync::Semaphore;
 
@@ -192,7 +192,8 @@ fn bad_configuration_changes_nothing_and_names_every_problem() {
     let message = error.to_string();
     let expected = [
         "test.json: configuration not applied, nothing changed",
-        "  - unknown section `circut_breaker`; valid sections: `circuit_breaker`, `bulkhead`, `retry`",
+        "  - unknown section `circut_breaker`; valid sections: `circuit_breaker`, `bulkhead`, \
+         `retry`, `timeout`, `rate_limiter`",
         "  - circuit breaker `cfg-strict`, `treshold`: unknown key; valid keys: `threshold`, `failure_rate`, `window`, `time_window`, `min_calls`, `timeout`, `half_open_max`, `success_threshold`, `slow_call`, `slow_rate`",
         "  - circuit breaker `cfg-strict`, `timeout`: expected a duration with a unit: ns, us, ms, s, m or h (like \"100ms\"), found the string \"fast\"",
         "  - circuit breaker `cfg-strikt`: no circuit breaker has this name; known: ",
@@ -417,6 +418,68 @@ async fn a_retry_change_applies_from_the_next_call() {
     let _ = call().await;
     assert_eq!(TRIES.get(), 6);
     assert_eq!(registry().retry("cfg-retry").unwrap().snapshot().calls, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_and_rate_limiters_are_configured_the_same_way() {
+    #[timeout(name = "cfg-timeout", duration = 1s)]
+    async fn slow() -> Result<u32, TestError> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(1)
+    }
+    #[rate_limit(name = "cfg-limiter", rate = 1, per = 1m)]
+    async fn limited() -> Result<u32, TestError> {
+        Ok(1)
+    }
+
+    assert_eq!(slow().await, Ok(1));
+    registry()
+        .apply(&json(
+            r#"{"timeout": {"cfg-timeout": {"duration": "50ms"}},
+                "rate_limiter": {"cfg-limiter": {"burst": 2}}}"#,
+        ))
+        .unwrap();
+    assert!(matches!(
+        slow().await,
+        Err(TestError::Resil(resil::Error::Timeout { after, .. })) if after == Duration::from_millis(50)
+    ));
+    assert_eq!(
+        registry().timeout("cfg-timeout").unwrap().snapshot().calls,
+        2
+    );
+
+    assert_eq!(limited().await, Ok(1));
+    assert_eq!(limited().await, Ok(1), "the burst of 2 the file gave");
+    assert!(matches!(
+        limited().await,
+        Err(TestError::Resil(resil::Error::RateLimited { .. }))
+    ));
+    registry()
+        .apply(&Overrides::from_vars([("RESIL_CFG_LIMITER_RATE", "600")]))
+        .unwrap();
+    // A turn every 100ms now.
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert_eq!(limited().await, Ok(1));
+
+    let error = registry()
+        .apply(&json(r#"{"timeout": {"cfg-timeout": {"duration": "0s"}}}"#))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("timeout `cfg-timeout`, `duration`: "),
+        "{error}"
+    );
+    let error = registry()
+        .set_enabled(PolicyKind::Timeout, false)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "timeouts cannot be switched off; kinds with a switch: `circuit_breaker`, \
+             `bulkhead`, `retry`"
+        ),
+        "{error}"
+    );
 }
 
 #[test]

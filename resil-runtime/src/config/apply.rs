@@ -10,13 +10,16 @@ use serde::{Serialize, Serializer};
 use super::schema::{self, key_list};
 use super::value::{Setting, Value};
 use super::{
-    InvalidConfig, Item, KINDS, Layer, Overrides, PREFIX, Problem, Source, key_of_kind, switch,
+    InvalidConfig, Item, KINDS, Layer, Overrides, PREFIX, Problem, SWITCHABLE, Source, key_of_kind,
+    switch,
 };
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 use crate::error::{ConfigError, PolicyKind};
+use crate::rate_limit::RateLimiter;
 use crate::registry::{Entry, Registry, Tabled, compose};
 use crate::retry::{RetryConfig, RetryPolicy};
+use crate::timeout::TimeoutPolicy;
 
 /// The per-kind switches of every layer; the registry keeps them under the
 /// lock that serialises configuration changes.
@@ -173,9 +176,13 @@ impl Registry {
         let breakers = self.targets::<CircuitBreaker>(&wanted, &mut problems);
         let bulkheads = self.targets::<Bulkhead>(&wanted, &mut problems);
         let retries = self.targets::<RetryPolicy>(&wanted, &mut problems);
+        let timeouts = self.targets::<TimeoutPolicy>(&wanted, &mut problems);
+        let limiters = self.targets::<RateLimiter>(&wanted, &mut problems);
         let breakers = plan(&breakers, layer, &mut problems);
         let bulkheads = plan(&bulkheads, layer, &mut problems);
         let retries = plan(&retries, layer, &mut problems);
+        let timeouts = plan(&timeouts, layer, &mut problems);
+        let limiters = plan(&limiters, layer, &mut problems);
         if !problems.is_empty() {
             return Err(InvalidConfig {
                 source: overrides.source.clone(),
@@ -185,6 +192,8 @@ impl Registry {
         commit(breakers);
         commit(bulkheads);
         commit(retries);
+        commit(timeouts);
+        commit(limiters);
         for (kind, enabled) in flips {
             switches.set(kind, layer, enabled);
         }
@@ -337,6 +346,8 @@ impl Registry {
         let mut all = self.configuration_of::<CircuitBreaker>();
         all.extend(self.configuration_of::<Bulkhead>());
         all.extend(self.configuration_of::<RetryPolicy>());
+        all.extend(self.configuration_of::<TimeoutPolicy>());
+        all.extend(self.configuration_of::<RateLimiter>());
         all
     }
 
@@ -449,7 +460,9 @@ impl Registry {
     ) {
         let rest = &name[PREFIX.len()..];
         for (section, kind) in KINDS {
-            if rest == format!("{}_ENABLED", section.to_ascii_uppercase()) {
+            if SWITCHABLE.contains(&section)
+                && rest == format!("{}_ENABLED", section.to_ascii_uppercase())
+            {
                 switch_item(
                     kind,
                     &Value::Str(value.to_owned()),
@@ -465,6 +478,8 @@ impl Registry {
         self.match_variable::<CircuitBreaker>(rest, &mut found, &mut partial);
         self.match_variable::<Bulkhead>(rest, &mut found, &mut partial);
         self.match_variable::<RetryPolicy>(rest, &mut found, &mut partial);
+        self.match_variable::<TimeoutPolicy>(rest, &mut found, &mut partial);
+        self.match_variable::<RateLimiter>(rest, &mut found, &mut partial);
         match found.as_slice() {
             [(kind, policy, key)] => wanted.push(Wanted {
                 kind: *kind,
@@ -491,7 +506,7 @@ impl Registry {
                         "names no policy and key: variables are `RESIL_<POLICY>_<KEY>`, for the \
                          policies {}, or `RESIL_<KIND>_ENABLED` for the kinds {}",
                         quoted(self.variable_prefixes()),
-                        quoted(KINDS.iter().map(|(s, _)| s.to_ascii_uppercase()))
+                        quoted(SWITCHABLE.iter().map(|s| s.to_ascii_uppercase()))
                     ),
                 }),
             },
@@ -540,6 +555,8 @@ impl Registry {
         of::<CircuitBreaker>(self, &mut out);
         of::<Bulkhead>(self, &mut out);
         of::<RetryPolicy>(self, &mut out);
+        of::<TimeoutPolicy>(self, &mut out);
+        of::<RateLimiter>(self, &mut out);
         out
     }
 }
@@ -576,7 +593,7 @@ fn switch_item(
             key: Some("enabled".to_owned()),
             message: format!(
                 "{kind}s cannot be switched off{from}; kinds with a switch: {}",
-                super::kind_keys()
+                quoted(SWITCHABLE.iter().map(|s| (*s).to_owned()))
             ),
         });
         return;

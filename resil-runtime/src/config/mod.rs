@@ -19,12 +19,13 @@
 //!
 //! # Documents
 //!
-//! A section per kind (`circuit_breaker`, `bulkhead`, `retry`), a table per
-//! policy name, and the keys its snapshot shows. Durations are strings with
+//! A section per kind (`circuit_breaker`, `bulkhead`, `retry`, `timeout`,
+//! `rate_limiter`), a table per policy name, and the keys its snapshot
+//! shows. Durations are strings with
 //! a unit (`"250us"`, `"100ms"`, `"5s"`, `"2m"`, `"1h"`); optional settings
-//! (`failure_rate`, `min_calls`) take `"off"`. `enabled = false` in a
-//! section switches that kind off: calls pass straight through every policy
-//! of the kind.
+//! (`failure_rate`, `min_calls`) take `"off"`. `enabled = false` in the
+//! `circuit_breaker`, `bulkhead` or `retry` section switches that kind off:
+//! calls pass straight through every policy of the kind.
 //!
 //! ```toml
 //! [circuit_breaker.payments]
@@ -380,11 +381,16 @@ fn supported_extensions() -> &'static str {
 }
 
 /// The kinds configuration can change, as their document sections.
-pub(crate) const KINDS: [(&str, PolicyKind); 3] = [
+pub(crate) const KINDS: [(&str, PolicyKind); 5] = [
     ("circuit_breaker", PolicyKind::CircuitBreaker),
     ("bulkhead", PolicyKind::Bulkhead),
     ("retry", PolicyKind::Retry),
+    ("timeout", PolicyKind::Timeout),
+    ("rate_limiter", PolicyKind::RateLimiter),
 ];
+
+/// The kinds that can be switched off, as their document sections.
+pub(crate) const SWITCHABLE: [&str; 3] = ["circuit_breaker", "bulkhead", "retry"];
 
 pub(crate) fn kind_of_key(section: &str) -> Option<PolicyKind> {
     KINDS

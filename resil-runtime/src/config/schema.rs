@@ -5,7 +5,9 @@
 use super::value::{Setting, Value};
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
+use crate::rate_limit::RateLimiterConfig;
 use crate::retry::RetryConfig;
+use crate::timeout::TimeoutConfig;
 
 /// One setting of configuration `C`.
 pub(crate) struct Field<C> {
@@ -84,6 +86,15 @@ pub(crate) static RETRY: &[Field<RetryConfig>] = &[
     field!(RetryConfig, max_elapsed),
 ];
 
+pub(crate) static TIMEOUT: &[Field<TimeoutConfig>] = &[field!(TimeoutConfig, duration)];
+
+pub(crate) static RATE_LIMITER: &[Field<RateLimiterConfig>] = &[
+    field!(RateLimiterConfig, rate),
+    field!(RateLimiterConfig, per),
+    field!(RateLimiterConfig, burst),
+    field!(RateLimiterConfig, wait),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +145,24 @@ mod tests {
                 .jitter(crate::Jitter::Decorrelated)
                 .retry_rejections(true)
                 .max_elapsed(Duration::from_secs(9)),
+        );
+    }
+
+    #[test]
+    fn timeouts_and_rate_limiters_too() {
+        round_trip(
+            TIMEOUT,
+            TimeoutConfig::DEFAULT,
+            TimeoutConfig::DEFAULT.duration(Duration::from_millis(750)),
+        );
+        round_trip(
+            RATE_LIMITER,
+            RateLimiterConfig::DEFAULT,
+            RateLimiterConfig::DEFAULT
+                .rate(7)
+                .per(Duration::from_secs(2))
+                .burst(3)
+                .wait(Duration::from_millis(20)),
         );
     }
 

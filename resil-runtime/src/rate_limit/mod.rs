@@ -34,6 +34,7 @@
 //! `parking_lot`) for some twenty lines; they are written out here instead.
 
 mod config;
+mod reconfigure;
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -46,6 +47,7 @@ pub use config::RateLimiterConfig;
 use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::live::LiveRateLimiterConfig;
 use crate::private::Failure;
 use crate::sync::{AtomicI64, AtomicU64};
 
@@ -78,14 +80,33 @@ pub struct RateLimiter {
     /// Theoretical arrival time, nanoseconds on `clock`'s scale.
     tat: AtomicI64,
     /// `per / rate` in nanoseconds.
-    interval: i64,
+    interval: AtomicI64,
     /// `(burst - 1) * interval`: how far ahead of now the TAT may run.
-    tolerance: i64,
+    tolerance: AtomicI64,
     /// `wait` in nanoseconds.
-    max_wait: i64,
+    max_wait: AtomicI64,
     counters: Counters,
-    config: RateLimiterConfig,
+    config: LiveRateLimiterConfig,
     name: PolicyName,
+}
+
+/// The nanosecond figures the hot path works with, from the settings.
+struct Derived {
+    interval: i64,
+    tolerance: i64,
+    max_wait: i64,
+}
+
+impl Derived {
+    fn of(config: &RateLimiterConfig) -> Self {
+        let interval = clock::saturating_nanos(config.interval());
+        let burst = i64::from(config.effective_burst());
+        Self {
+            interval,
+            tolerance: interval.saturating_mul(burst - 1),
+            max_wait: clock::saturating_nanos(config.wait),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +149,8 @@ struct Reservation<'a> {
     limiter: &'a RateLimiter,
     /// The TAT this reservation stored.
     stored: i64,
+    /// The interval it moved the TAT by.
+    interval: i64,
 }
 
 impl Drop for Reservation<'_> {
@@ -136,7 +159,7 @@ impl Drop for Reservation<'_> {
         // turn cannot be taken back without moving theirs.
         let _ = self.limiter.tat.compare_exchange(
             self.stored,
-            self.stored.saturating_sub(self.limiter.interval),
+            self.stored.saturating_sub(self.interval),
             Ordering::AcqRel,
             Ordering::Relaxed,
         );
@@ -153,15 +176,14 @@ impl RateLimiter {
     ) -> Result<Self, ConfigError> {
         let name = name.into();
         config.validate(name.as_str())?;
-        let interval = clock::saturating_nanos(config.interval());
-        let burst = i64::from(config.effective_burst());
+        let derived = Derived::of(&config);
         Ok(Self {
             tat: AtomicI64::new(i64::MIN),
-            interval,
-            tolerance: interval.saturating_mul(burst - 1),
-            max_wait: clock::saturating_nanos(config.wait),
+            interval: AtomicI64::new(derived.interval),
+            tolerance: AtomicI64::new(derived.tolerance),
+            max_wait: AtomicI64::new(derived.max_wait),
             counters: Counters::default(),
-            config,
+            config: LiveRateLimiterConfig::new(&config),
             name,
         })
     }
@@ -173,7 +195,7 @@ impl RateLimiter {
 
     /// The settings in force.
     pub fn config(&self) -> RateLimiterConfig {
-        self.config
+        self.config.load()
     }
 
     /// Takes a turn if one is free now; never waits.
@@ -191,13 +213,13 @@ impl RateLimiter {
     /// Takes a turn, waiting up to the configured `wait` for one. A call
     /// that would have to wait longer is rejected at once, without waiting.
     pub async fn acquire(&self) -> Result<(), Error> {
-        match self.reserve(self.max_wait) {
+        match self.reserve(self.max_wait.load(Ordering::Relaxed)) {
             Ok(None) => {
                 self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Ok(Some((wait, stored))) => {
-                self.wait_for_turn(wait, stored).await;
+            Ok(Some((wait, stored, interval))) => {
+                self.wait_for_turn(wait, stored, interval).await;
                 Ok(())
             }
             Err(retry_after) => Err(self.reject(retry_after)),
@@ -205,10 +227,11 @@ impl RateLimiter {
     }
 
     #[cold]
-    async fn wait_for_turn(&self, wait: i64, stored: i64) {
+    async fn wait_for_turn(&self, wait: i64, stored: i64, interval: i64) {
         let reservation = Reservation {
             limiter: self,
             stored,
+            interval,
         };
         tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs())).await;
         std::mem::forget(reservation);
@@ -220,26 +243,30 @@ impl RateLimiter {
     }
 
     /// Moves the TAT on for one call that may wait up to `max_wait`
-    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat)))`: go after
-    /// `wait` nanoseconds; `tat` is the value this call stored.
+    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat, interval)))`:
+    /// go after `wait` nanoseconds; `tat` is the value this call stored, by
+    /// moving the TAT on by `interval`.
     /// `Err(retry_after)`: the wait would be longer than allowed.
     #[inline]
-    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64)>, Duration> {
+    #[allow(clippy::type_complexity)]
+    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64, i64)>, Duration> {
         let now = clock::now_nanos();
+        let interval = self.interval.load(Ordering::Relaxed);
+        let tolerance = self.tolerance.load(Ordering::Relaxed);
         let mut tat = self.tat.load(Ordering::Acquire);
         loop {
             let start = tat.max(now);
-            let wait = start.saturating_sub(self.tolerance).saturating_sub(now);
+            let wait = start.saturating_sub(tolerance).saturating_sub(now);
             if wait > max_wait {
                 return Err(Duration::from_nanos(wait.unsigned_abs()));
             }
-            let next = start.saturating_add(self.interval);
+            let next = start.saturating_add(interval);
             match self
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if wait <= 0 => return Ok(None),
-                Ok(_) => return Ok(Some((wait, next))),
+                Ok(_) => return Ok(Some((wait, next, interval))),
                 Err(actual) => tat = actual,
             }
         }
@@ -267,15 +294,17 @@ impl RateLimiter {
     pub fn available(&self) -> u32 {
         let now = clock::now_nanos();
         let tat = self.tat.load(Ordering::Acquire);
-        let burst = self.config.effective_burst();
+        let burst = self.config.load().effective_burst();
         if tat <= now {
             return burst;
         }
-        let slack = now.saturating_add(self.tolerance).saturating_sub(tat);
+        let slack = now
+            .saturating_add(self.tolerance.load(Ordering::Relaxed))
+            .saturating_sub(tat);
         if slack < 0 {
             return 0;
         }
-        let calls = slack / self.interval.max(1) + 1;
+        let calls = slack / self.interval.load(Ordering::Relaxed).max(1) + 1;
         u32::try_from(calls).unwrap_or(u32::MAX).min(burst)
     }
 
@@ -293,7 +322,7 @@ impl RateLimiter {
             available: self.available(),
             total_wait_ms: Duration::from_nanos(c.wait_nanos.load(Ordering::Relaxed)).as_millis()
                 as u64,
-            config: self.config,
+            config: self.config.load(),
         }
     }
 
