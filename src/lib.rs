@@ -55,7 +55,7 @@
 #![forbid(unsafe_code)]
 
 #[doc(inline)]
-pub use resil_macros::{bulkhead, circuit_breaker, retry};
+pub use resil_macros::{bulkhead, circuit_breaker, fallback, rate_limit, retry, timeout};
 
 pub use resil_runtime::*;
 

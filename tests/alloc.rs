@@ -1,6 +1,7 @@
 //! The hot paths allocate nothing: a closed breaker's call, a bulkhead call
-//! with free capacity, a retry whose first attempt succeeds, the whole
-//! stack through the macros, and an open breaker's rejection. A counting
+//! with free capacity, a retry whose first attempt succeeds, a rate limiter
+//! call with spare quota, the whole stack through the macros, and an open
+//! breaker's rejection. A counting
 //! global allocator checks it, and `memory_footprint()` keeps a registered
 //! breaker with a 100-call window within 256 bytes.
 //!
@@ -17,9 +18,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use resil::__private::{
-    BulkheadSite, CircuitBreakerSite, RetrySite, RetryStep, always, finish, lift, never,
+    BulkheadSite, CircuitBreakerSite, RateLimiterSite, RetrySite, RetryStep, always, finish, lift,
+    never,
 };
-use resil::{BulkheadConfig, CircuitBreakerConfig, CircuitState, RetryConfig};
+use resil::{BulkheadConfig, CircuitBreakerConfig, CircuitState, RateLimiterConfig, RetryConfig};
 
 struct CountingAllocator;
 
@@ -179,12 +181,50 @@ fn a_retry_whose_first_attempt_succeeds_does_not_allocate() {
 }
 
 #[test]
+fn a_rate_limiter_call_with_spare_quota_does_not_allocate() {
+    static LIMITER: RateLimiterSite = RateLimiterSite::new(
+        "alloc-rate-limiter",
+        RateLimiterConfig::DEFAULT
+            .rate(u32::MAX)
+            .per(Duration::from_secs(3600)),
+    );
+    assert_no_allocation("a rate limiter's call_site", || {
+        let result = block_on(async { finish(LIMITER.get().call_site(lift(work(6))).await) });
+        assert_eq!(result, Ok(6));
+    });
+    assert_no_allocation("a rate limiter's try_acquire", || {
+        LIMITER.get().try_acquire().expect("spare quota");
+    });
+}
+
+#[test]
+fn a_slow_call_and_time_window_breaker_does_not_allocate() {
+    static TIMED: CircuitBreakerSite = CircuitBreakerSite::new(
+        "alloc-closed-timed",
+        CircuitBreakerConfig::DEFAULT
+            .failure_rate(0.5)
+            .time_window(Duration::from_secs(60))
+            .slow_call(Duration::from_secs(1)),
+    );
+    assert_no_allocation("a timed breaker's call_site", || {
+        let result = block_on(async { finish(TIMED.get().call_site(lift(work(7)), never).await) });
+        assert_eq!(result, Ok(7));
+    });
+    assert_eq!(TIMED.get().state(), CircuitState::Closed);
+}
+
+#[test]
 fn the_macro_stack_does_not_allocate_when_nothing_fails() {
-    #[resil::retry(name = "alloc-stack", max = 3)]
-    #[resil::circuit_breaker(name = "alloc-stack")]
+    #[resil::fallback(answer)]
+    #[resil::retry(name = "alloc-stack", max = 3, max_elapsed = 10s)]
+    #[resil::circuit_breaker(name = "alloc-stack", slow_call = 1s)]
+    #[resil::rate_limit(name = "alloc-stack", rate = 4294967295, per = 1h)]
     #[resil::bulkhead(name = "alloc-stack")]
     async fn call(input: u64) -> Result<u64, AppError> {
         work(input).await
+    }
+    async fn answer(_input: u64, error: AppError) -> Result<u64, AppError> {
+        Err(error)
     }
 
     assert_no_allocation("retry + circuit breaker + bulkhead", || {
@@ -228,4 +268,28 @@ fn a_registered_breaker_with_a_100_call_window_fits_in_256_bytes() {
     let bytes = breaker.memory_footprint();
     println!("a registered breaker with a 100-call window: {bytes} bytes");
     assert!(bytes <= 256, "{bytes} bytes");
+    let slow = resil::registry()
+        .register_circuit_breaker(
+            "alloc-footprint-slow",
+            CircuitBreakerConfig::DEFAULT
+                .failure_rate(0.5)
+                .window(100)
+                .slow_call(Duration::from_secs(1)),
+        )
+        .expect("valid config");
+    let bytes = slow.memory_footprint();
+    println!("with slow calls too: {bytes} bytes");
+    // The slow calls' ring of bits comes on top: 16 bytes for 100 calls.
+    assert!(bytes <= 256 + 16, "{bytes} bytes");
+    let timed = resil::registry()
+        .register_circuit_breaker(
+            "alloc-footprint-time",
+            CircuitBreakerConfig::DEFAULT
+                .failure_rate(0.5)
+                .time_window(Duration::from_secs(60)),
+        )
+        .expect("valid config");
+    let bytes = timed.memory_footprint();
+    println!("with a 60s time window: {bytes} bytes");
+    assert!(bytes <= 256 + 1536, "{bytes} bytes");
 }

@@ -605,7 +605,7 @@ fn an_invalid_configuration_is_refused_whole() {
         Err(ConfigError::Conflict { .. }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(*registry().circuit_breaker(name).unwrap().config(), config);
+    assert_eq!(registry().circuit_breaker(name).unwrap().config(), config);
     assert!(Arc::ptr_eq(
         &first,
         &registry().circuit_breaker(name).unwrap()

@@ -21,6 +21,9 @@ pub(crate) enum Kind {
     Retry,
     CircuitBreaker,
     Bulkhead,
+    Timeout,
+    Fallback,
+    RateLimit,
 }
 
 impl Kind {
@@ -31,6 +34,9 @@ impl Kind {
             "retry" => Some(Kind::Retry),
             "circuit_breaker" => Some(Kind::CircuitBreaker),
             "bulkhead" => Some(Kind::Bulkhead),
+            "timeout" => Some(Kind::Timeout),
+            "fallback" => Some(Kind::Fallback),
+            "rate_limit" => Some(Kind::RateLimit),
             _ => None,
         }
     }
@@ -40,6 +46,20 @@ impl Kind {
             Kind::Retry => "retry",
             Kind::CircuitBreaker => "circuit_breaker",
             Kind::Bulkhead => "bulkhead",
+            Kind::Timeout => "timeout",
+            Kind::Fallback => "fallback",
+            Kind::RateLimit => "rate_limit",
+        }
+    }
+
+    /// The key a leading value without `key =` stands for: `#[timeout(2s)]`
+    /// is `#[timeout(duration = 2s)]`, `#[fallback(cached)]` is
+    /// `#[fallback(path = cached)]`.
+    pub(crate) fn positional_key(self) -> Option<&'static str> {
+        match self {
+            Kind::Timeout => Some("duration"),
+            Kind::Fallback => Some("path"),
+            _ => None,
         }
     }
 
@@ -55,6 +75,8 @@ impl Kind {
                 "jitter",
                 "retry_if",
                 "retry_rejections",
+                "max_elapsed",
+                "retry_after",
                 "crate",
             ],
             Kind::CircuitBreaker => &[
@@ -67,9 +89,17 @@ impl Kind {
                 "half_open_max",
                 "success_threshold",
                 "ignore",
+                "slow_call",
+                "slow_rate",
+                "key",
+                "max_keys",
+                "key_ttl",
                 "crate",
             ],
             Kind::Bulkhead => &["name", "max", "queue", "wait", "crate"],
+            Kind::Timeout => &["duration", "name", "crate"],
+            Kind::Fallback => &["path", "on", "crate"],
+            Kind::RateLimit => &["name", "rate", "per", "burst", "wait", "crate"],
         }
     }
 }
@@ -94,6 +124,20 @@ pub(crate) struct Common {
     pub(crate) name: Option<LitStr>,
     /// `crate = "path"`: where the `resil` crate is, for renamed dependencies.
     pub(crate) krate: Option<Path>,
+    /// The attribute's path, for errors about a key that is missing; `None`
+    /// for the attribute being expanded (its span is the call site).
+    pub(crate) attr_span: Option<Span>,
+    /// `#[circuit_breaker(PAYMENTS)]`: a declared policy (see `declared.rs`).
+    pub(crate) policy: Option<Path>,
+    /// `key = tenant, max_keys = ..., key_ttl = ...` (see `declared.rs`).
+    pub(crate) key: Option<crate::declared::KeyArgs>,
+}
+
+impl Common {
+    /// Where to report an error about the attribute as a whole.
+    pub(crate) fn span(&self) -> Span {
+        self.attr_span.unwrap_or_else(Span::call_site)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +204,8 @@ pub(crate) struct RetryArgs {
     pub(crate) jitter: Option<Value<Jitter>>,
     pub(crate) retry_if: Option<ExprPath>,
     pub(crate) retry_rejections: Option<Value<bool>>,
+    pub(crate) max_elapsed: Option<Value<Duration>>,
+    pub(crate) retry_after: Option<ExprPath>,
 }
 
 /// `#[circuit_breaker(...)]`
@@ -168,12 +214,22 @@ pub(crate) struct CircuitBreakerArgs {
     pub(crate) common: Common,
     pub(crate) threshold: Option<Value<u32>>,
     pub(crate) failure_rate: Option<Value<f64>>,
-    pub(crate) window: Option<Value<u32>>,
+    pub(crate) window: Option<Value<Window>>,
     pub(crate) min_calls: Option<Value<u32>>,
     pub(crate) timeout: Option<Value<Duration>>,
     pub(crate) half_open_max: Option<Value<u32>>,
     pub(crate) success_threshold: Option<Value<u32>>,
     pub(crate) ignore: Option<ExprPath>,
+    pub(crate) slow_call: Option<Value<Duration>>,
+    pub(crate) slow_rate: Option<Value<f64>>,
+}
+
+/// `window = 100` (the last 100 calls) or `window = 60s` (the calls of the
+/// last 60 seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Window {
+    Calls(u32),
+    Time(Duration),
 }
 
 /// `#[bulkhead(...)]`
@@ -185,20 +241,83 @@ pub(crate) struct BulkheadArgs {
     pub(crate) wait: Option<Value<Duration>>,
 }
 
+/// `#[timeout(...)]`
+#[derive(Default)]
+pub(crate) struct TimeoutArgs {
+    pub(crate) common: Common,
+    pub(crate) duration: Option<Value<Duration>>,
+    /// `duration` was written, even if its value was wrong.
+    pub(crate) duration_given: bool,
+}
+
+/// Which errors `#[fallback]` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FallbackOn {
+    /// Every error: the body's own and every policy's.
+    Errors,
+    /// Only refusals by the policies below (open circuit, full bulkhead,
+    /// exhausted rate limit).
+    Rejections,
+}
+
+impl FallbackOn {
+    const CHOICES: &[(&str, FallbackOn)] = &[
+        ("errors", FallbackOn::Errors),
+        ("rejections", FallbackOn::Rejections),
+    ];
+}
+
+/// `#[fallback(...)]`
+#[derive(Default)]
+pub(crate) struct FallbackArgs {
+    pub(crate) common: Common,
+    pub(crate) path: Option<ExprPath>,
+    /// `path` was written, even if its value was wrong.
+    pub(crate) path_given: bool,
+    pub(crate) on: Option<Value<FallbackOn>>,
+}
+
+/// `#[rate_limit(...)]`
+#[derive(Default)]
+pub(crate) struct RateLimitArgs {
+    pub(crate) common: Common,
+    pub(crate) rate: Option<Value<u32>>,
+    /// `rate` was written, even if its value was wrong.
+    pub(crate) rate_given: bool,
+    pub(crate) per: Option<Value<Duration>>,
+    pub(crate) burst: Option<Value<u32>>,
+    pub(crate) wait: Option<Value<Duration>>,
+}
+
 /// One resil attribute of a stack, outermost first.
 pub(crate) enum Layer {
     Retry(RetryArgs),
     CircuitBreaker(CircuitBreakerArgs),
     Bulkhead(BulkheadArgs),
+    Timeout(TimeoutArgs),
+    Fallback(FallbackArgs),
+    RateLimit(RateLimitArgs),
 }
 
 impl Layer {
     /// Parses the arguments of the attribute being expanded.
     pub(crate) fn parse(kind: Kind, args: TokenStream, errors: &mut Errors) -> Layer {
+        let (extracted, args) = crate::declared::extract(kind, args, errors);
+        let mut layer = Layer::parse_rest(kind, args, errors);
+        let common = layer.common_mut();
+        common.policy = extracted.policy;
+        common.key = extracted.key;
+        layer
+    }
+
+    fn parse_rest(kind: Kind, args: TokenStream, errors: &mut Errors) -> Layer {
         match kind {
             Kind::Retry => Layer::Retry(RetryArgs::parse(args, errors)),
             Kind::CircuitBreaker => Layer::CircuitBreaker(CircuitBreakerArgs::parse(args, errors)),
             Kind::Bulkhead => Layer::Bulkhead(BulkheadArgs::parse(args, errors)),
+            Kind::Timeout => Layer::Timeout(TimeoutArgs::parse(args, errors)),
+            Kind::Fallback => Layer::Fallback(FallbackArgs::parse(args, errors)),
+            Kind::RateLimit => Layer::RateLimit(RateLimitArgs::parse(args, errors)),
         }
     }
 
@@ -215,7 +334,9 @@ impl Layer {
                 TokenStream::new()
             }
         };
-        Layer::parse(kind, args, errors)
+        let mut layer = Layer::parse(kind, args, errors);
+        layer.common_mut().attr_span = Some(attr.path().span());
+        layer
     }
 
     pub(crate) fn kind(&self) -> Kind {
@@ -223,6 +344,9 @@ impl Layer {
             Layer::Retry(_) => Kind::Retry,
             Layer::CircuitBreaker(_) => Kind::CircuitBreaker,
             Layer::Bulkhead(_) => Kind::Bulkhead,
+            Layer::Timeout(_) => Kind::Timeout,
+            Layer::Fallback(_) => Kind::Fallback,
+            Layer::RateLimit(_) => Kind::RateLimit,
         }
     }
 
@@ -231,6 +355,20 @@ impl Layer {
             Layer::Retry(args) => &args.common,
             Layer::CircuitBreaker(args) => &args.common,
             Layer::Bulkhead(args) => &args.common,
+            Layer::Timeout(args) => &args.common,
+            Layer::Fallback(args) => &args.common,
+            Layer::RateLimit(args) => &args.common,
+        }
+    }
+
+    fn common_mut(&mut self) -> &mut Common {
+        match self {
+            Layer::Retry(args) => &mut args.common,
+            Layer::CircuitBreaker(args) => &mut args.common,
+            Layer::Bulkhead(args) => &mut args.common,
+            Layer::Timeout(args) => &mut args.common,
+            Layer::Fallback(args) => &mut args.common,
+            Layer::RateLimit(args) => &mut args.common,
         }
     }
 }
@@ -250,8 +388,10 @@ impl RetryArgs {
                 "max_delay" => args.max_delay = errors.ok(duration(arg)),
                 "multiplier" => args.multiplier = errors.ok(number(arg)),
                 "jitter" => args.jitter = errors.ok(choice(arg, Jitter::CHOICES)),
-                "retry_if" => args.retry_if = errors.ok(fn_path(arg)),
+                "retry_if" => args.retry_if = errors.ok(fn_path(arg, PREDICATE)),
                 "retry_rejections" => args.retry_rejections = errors.ok(boolean(arg)),
+                "max_elapsed" => args.max_elapsed = errors.ok(duration(arg)),
+                "retry_after" => args.retry_after = errors.ok(fn_path(arg, RETRY_AFTER)),
                 _ => unreachable!("key list and match disagree"),
             },
         );
@@ -270,12 +410,14 @@ impl CircuitBreakerArgs {
             |arg, errors| match arg.key_str.as_str() {
                 "threshold" => args.threshold = errors.ok(count(arg)),
                 "failure_rate" => args.failure_rate = errors.ok(number(arg)),
-                "window" => args.window = errors.ok(count(arg)),
+                "window" => args.window = errors.ok(window(arg)),
                 "min_calls" => args.min_calls = errors.ok(count(arg)),
                 "timeout" => args.timeout = errors.ok(duration(arg)),
                 "half_open_max" => args.half_open_max = errors.ok(count(arg)),
                 "success_threshold" => args.success_threshold = errors.ok(count(arg)),
-                "ignore" => args.ignore = errors.ok(fn_path(arg)),
+                "ignore" => args.ignore = errors.ok(fn_path(arg, PREDICATE)),
+                "slow_call" => args.slow_call = errors.ok(duration(arg)),
+                "slow_rate" => args.slow_rate = errors.ok(number(arg)),
                 _ => unreachable!("key list and match disagree"),
             },
         );
@@ -302,6 +444,70 @@ impl BulkheadArgs {
     }
 }
 
+impl TimeoutArgs {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = TimeoutArgs::default();
+        for_each_arg(
+            Kind::Timeout,
+            tokens,
+            errors,
+            &mut args.common,
+            |arg, errors| match arg.key_str.as_str() {
+                "duration" => {
+                    args.duration_given = true;
+                    args.duration = errors.ok(duration(arg));
+                }
+                _ => unreachable!("key list and match disagree"),
+            },
+        );
+        args
+    }
+}
+
+impl FallbackArgs {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = FallbackArgs::default();
+        for_each_arg(
+            Kind::Fallback,
+            tokens,
+            errors,
+            &mut args.common,
+            |arg, errors| match arg.key_str.as_str() {
+                "path" => {
+                    args.path_given = true;
+                    args.path = errors.ok(fn_path(arg, FALLBACK_FN));
+                }
+                "on" => args.on = errors.ok(choice(arg, FallbackOn::CHOICES)),
+                _ => unreachable!("key list and match disagree"),
+            },
+        );
+        args
+    }
+}
+
+impl RateLimitArgs {
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = RateLimitArgs::default();
+        for_each_arg(
+            Kind::RateLimit,
+            tokens,
+            errors,
+            &mut args.common,
+            |arg, errors| match arg.key_str.as_str() {
+                "rate" => {
+                    args.rate_given = true;
+                    args.rate = errors.ok(rate(arg));
+                }
+                "per" => args.per = errors.ok(duration(arg)),
+                "burst" => args.burst = errors.ok(count(arg)),
+                "wait" => args.wait = errors.ok(duration(arg)),
+                _ => unreachable!("key list and match disagree"),
+            },
+        );
+        args
+    }
+}
+
 /// One `key = value` pair.
 struct Arg {
     key: Ident,
@@ -318,7 +524,7 @@ fn for_each_arg(
     common: &mut Common,
     mut f: impl FnMut(&Arg, &mut Errors),
 ) {
-    let args = parse_pairs(tokens, errors);
+    let args = parse_pairs(tokens, kind.positional_key(), errors);
     let mut seen = HashMap::new();
     for arg in &args {
         if !kind.keys().contains(&arg.key_str.as_str()) {
@@ -353,12 +559,33 @@ fn for_each_arg(
 }
 
 /// Splits the tokens into pairs. A malformed pair is reported and skipped up
-/// to the next comma, so the pairs after it are still checked.
-fn parse_pairs(tokens: TokenStream, errors: &mut Errors) -> Vec<Arg> {
+/// to the next comma, so the pairs after it are still checked. When the
+/// attribute has a positional key, a first value without `key =` stands
+/// for it.
+fn parse_pairs(
+    tokens: TokenStream,
+    positional: Option<&'static str>,
+    errors: &mut Errors,
+) -> Vec<Arg> {
     let mut args = Vec::new();
     let parser = |input: ParseStream<'_>| {
+        let mut first = true;
         while !input.is_empty() {
-            match parse_pair(input) {
+            let pair = match positional {
+                Some(key) if !(input.peek(Ident::peek_any) && input.peek2(Token![=])) => {
+                    if first {
+                        parse_positional(input, key)
+                    } else {
+                        Err(input.error(format!(
+                            "only the first argument may leave out its key; write \
+                             `{key} = <value>`"
+                        )))
+                    }
+                }
+                _ => parse_pair(input),
+            };
+            first = false;
+            match pair {
                 Ok(arg) => args.push(arg),
                 Err(error) => {
                     errors.push(error);
@@ -403,6 +630,16 @@ fn parse_pair(input: ParseStream<'_>) -> syn::Result<Arg> {
     Ok(Arg {
         key,
         key_str,
+        value,
+    })
+}
+
+/// A leading value without a key, such as the `2s` of `#[timeout(2s)]`.
+fn parse_positional(input: ParseStream<'_>, key: &'static str) -> syn::Result<Arg> {
+    let value: Expr = input.parse()?;
+    Ok(Arg {
+        key: Ident::new(key, value.span()),
+        key_str: key.to_owned(),
         value,
     })
 }
@@ -507,6 +744,24 @@ fn count(arg: &Arg) -> syn::Result<Value<u32>> {
     }
 }
 
+/// `rate = 100`: a count, with a hint for the ways people write rates.
+fn rate(arg: &Arg) -> syn::Result<Value<u32>> {
+    match peel(&arg.value) {
+        Expr::Binary(_)
+        | Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(_), ..
+        }) => Err(syn::Error::new_spanned(
+            &arg.value,
+            format!(
+                "expected a number of calls for `rate`, found {}; write the period apart, \
+                 like `rate = 100, per = 1s`",
+                what(&arg.value)
+            ),
+        )),
+        _ => count(arg),
+    }
+}
+
 /// An `f64`, written as a float or an integer literal.
 fn number(arg: &Arg) -> syn::Result<Value<f64>> {
     let key = &arg.key_str;
@@ -598,18 +853,44 @@ fn choice<T: Copy>(arg: &Arg, choices: &[(&str, T)]) -> syn::Result<Value<T>> {
     }
 }
 
-/// A path to a predicate function, like `retry_if = errors::is_transient`.
-fn fn_path(arg: &Arg) -> syn::Result<ExprPath> {
+/// What `fn_path` asks for, in its error message.
+const PREDICATE: &str = "a function `fn(&E) -> bool`";
+const RETRY_AFTER: &str = "a function `fn(&E) -> Option<Duration>`";
+const FALLBACK_FN: &str = "an `async fn` taking the function's arguments and its error";
+
+/// A path to a function, like `retry_if = errors::is_transient`.
+fn fn_path(arg: &Arg, expected: &str) -> syn::Result<ExprPath> {
     match peel(&arg.value) {
         Expr::Path(path) => Ok(path.clone()),
         other => Err(syn::Error::new_spanned(
             &arg.value,
             format!(
-                "expected a path to a function `fn(&E) -> bool` for `{}`, found {}",
+                "expected a path to {expected} for `{}`, found {}",
                 arg.key_str,
                 what(other)
             ),
         )),
+    }
+}
+
+/// `window = 100` counts calls; `window = 60s` (a duration) is a time window.
+fn window(arg: &Arg) -> syn::Result<Value<Window>> {
+    let is_duration = match peel(&arg.value) {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(int), ..
+        }) => !matches!(int.suffix(), "" | "u32"),
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Float(_) | Lit::Str(_),
+            ..
+        }) => true,
+        _ => false,
+    };
+    if is_duration {
+        let time = duration(arg)?;
+        Ok(value(arg, Window::Time(time.value), time.span))
+    } else {
+        let calls = count(arg)?;
+        Ok(value(arg, Window::Calls(calls.value), calls.span))
     }
 }
 
@@ -728,7 +1009,7 @@ mod tests {
         assert_eq!(errors, Vec::<String>::new());
         assert_eq!(args.threshold.unwrap().value, 5);
         assert_eq!(args.failure_rate.unwrap().value, 0.5);
-        assert_eq!(args.window.unwrap().value, 20);
+        assert_eq!(args.window.unwrap().value, Window::Calls(20));
         assert_eq!(args.min_calls.unwrap().value, 10);
         assert_eq!(args.timeout.unwrap().value, Duration::from_secs(60));
         assert_eq!(args.half_open_max.unwrap().value, 2);
@@ -763,7 +1044,7 @@ mod tests {
             [
                 "unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
               `initial`, `max_delay`, `multiplier`, `jitter`, `retry_if`, `retry_rejections`, \
-              `crate`"
+              `max_elapsed`, `retry_after`, `crate`"
             ]
         );
         let (_, errors) = bulkhead(quote!(threshold = 3));
@@ -907,6 +1188,93 @@ mod tests {
             max = "3"
         ));
         assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn a_leading_value_stands_for_the_positional_key() {
+        let mut errors = Errors::default();
+        let args = TimeoutArgs::parse(quote!(2s, name = "lookup"), &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(args.duration.unwrap().value, Duration::from_secs(2));
+        let args = FallbackArgs::parse(quote!(cache::stale, on = rejections), &mut errors);
+        assert!(errors.is_empty());
+        let path = args.path.unwrap();
+        assert_eq!(quote!(#path).to_string(), "cache :: stale");
+        assert_eq!(args.on.unwrap().value, FallbackOn::Rejections);
+        // Only first, and only for attributes that have one.
+        FallbackArgs::parse(quote!(on = errors, cached), &mut errors);
+        RetryArgs::parse(quote!(3), &mut errors);
+        TimeoutArgs::parse(quote!(2s, duration = 3s), &mut errors);
+        assert_eq!(
+            errors.messages(),
+            [
+                "only the first argument may leave out its key; write `path = <value>`",
+                "expected an argument like `key = value`",
+                "duplicate `timeout` argument `duration`"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_new_key() {
+        let mut errors = Errors::default();
+        let limit = RateLimitArgs::parse(
+            quote!(name = "sms", rate = 100, per = 1m, burst = 10, wait = 500ms),
+            &mut errors,
+        );
+        let retry = RetryArgs::parse(quote!(max_elapsed = 10s, retry_after = hint), &mut errors);
+        let breaker = CircuitBreakerArgs::parse(
+            quote!(window = 60s, slow_call = 2s, slow_rate = 0.8),
+            &mut errors,
+        );
+        assert_eq!(errors.messages(), Vec::<String>::new());
+        assert_eq!(limit.rate.unwrap().value, 100);
+        assert_eq!(limit.per.unwrap().value, Duration::from_secs(60));
+        assert_eq!(limit.burst.unwrap().value, 10);
+        assert_eq!(limit.wait.unwrap().value, Duration::from_millis(500));
+        assert_eq!(retry.max_elapsed.unwrap().value, Duration::from_secs(10));
+        assert!(retry.retry_after.is_some());
+        assert_eq!(
+            breaker.window.unwrap().value,
+            Window::Time(Duration::from_secs(60))
+        );
+        assert_eq!(breaker.slow_call.unwrap().value, Duration::from_secs(2));
+        assert_eq!(breaker.slow_rate.unwrap().value, 0.8);
+    }
+
+    #[test]
+    fn window_is_a_count_or_a_duration() {
+        for (tokens, expected) in [
+            (quote!(window = 100), Window::Calls(100)),
+            (quote!(window = 100u32), Window::Calls(100)),
+            (quote!(window = 90s), Window::Time(Duration::from_secs(90))),
+            (
+                quote!(window = "2m"),
+                Window::Time(Duration::from_secs(120)),
+            ),
+        ] {
+            let (args, errors) = breaker(tokens);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(args.window.unwrap().value, expected);
+        }
+        let (_, errors) = breaker(quote!(window = 1.5));
+        assert_eq!(
+            errors,
+            ["duration needs a unit: write `1.5s` or `1.5ms` (units: ns, us, ms, s, m, h)"]
+        );
+    }
+
+    #[test]
+    fn rates_written_as_fractions_get_a_hint() {
+        let mut errors = Errors::default();
+        RateLimitArgs::parse(quote!(rate = 100 / 1s), &mut errors);
+        assert_eq!(
+            errors.messages(),
+            [
+                "expected a number of calls for `rate`, found an expression; write the period \
+                 apart, like `rate = 100, per = 1s`"
+            ]
+        );
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
         }
     }
     item::check(kind, &func, &mut errors);
+    crate::declared::check(&func, &layers, &mut errors);
+    if layers.iter().any(|layer| layer.kind() == Kind::Fallback) {
+        item::check_fallback(&func, &mut errors);
+    }
     for layer in &layers {
         validate::layer(layer, &mut errors);
     }
@@ -203,7 +207,7 @@ mod tests {
             [
                 "unknown `retry` argument `maxx`; expected one of: `name`, `max`, `backoff`, \
                  `initial`, `max_delay`, `multiplier`, `jitter`, `retry_if`, \
-                 `retry_rejections`, `crate`",
+                 `retry_rejections`, `max_elapsed`, `retry_after`, `crate`",
                 "duration needs a unit: write `60s` or `60ms` (units: ns, us, ms, s, m, h)",
                 "expected `#[bulkhead(key = value, ...)]`",
                 "`#[retry]` can only be applied to an `async fn`",

@@ -50,7 +50,10 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{AttrStyle, FnArg, ItemFn, Pat, Path, ReturnType, Token, Type};
 
-use crate::args::{BulkheadArgs, CircuitBreakerArgs, Layer, RetryArgs, Value};
+use crate::args::{
+    BulkheadArgs, CircuitBreakerArgs, FallbackArgs, FallbackOn, Layer, RateLimitArgs, RetryArgs,
+    TimeoutArgs, Value, Window,
+};
 
 pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     let shared_krate: Path = layers
@@ -96,7 +99,24 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     };
     let mut code = Code::Future(quote_spanned!(ret_span=> #krate::__private::lift(#body)));
 
+    // A fallback gets the function's arguments; which of them it can take
+    // as they are depends on the layers below it.
+    let fallback_args = if layers.iter().any(|l| matches!(l, Layer::Fallback(_))) {
+        fallback_arguments(&func)
+    } else {
+        Vec::new()
+    };
+    // Timeouts and fallbacks turn resil errors into `E` inside the stack;
+    // they share one converter, made once and spanned over the return type
+    // so that a missing `From<resil::Error>` is one error, reported there.
+    let (start, end) = first_and_last_span(&ret);
+    let converts = layers
+        .iter()
+        .any(|layer| matches!(layer, Layer::Timeout(_) | Layer::Fallback(_)));
+    let convert = Ident::new("__resil_convert", Span::call_site());
+
     let mut statics = TokenStream::new();
+    let mut retry_below = false;
     for (index, layer) in layers.iter().enumerate().rev() {
         let layer_krate = layer.common().krate.as_ref().unwrap_or(krate);
         let site = format_ident!("__RESIL_{}_{}", layer.kind().name().to_uppercase(), index);
@@ -113,13 +133,29 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         code = match layer {
             Layer::Retry(args) => {
                 let config = retry_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::RetrySite = #private::RetrySite::#constructor(#name, #config);
-                });
+                let policy = match crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                ) {
+                    crate::declared::Policy::Direct(policy) => policy,
+                    crate::declared::Policy::Keyed { .. } => {
+                        unreachable!("only breakers are keyed")
+                    }
+                };
                 let retry_if = match &args.retry_if {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::always),
                 };
+                let retry_after = match &args.retry_after {
+                    Some(path) => path.to_token_stream(),
+                    None => quote!(#private::no_retry_after),
+                };
+                retry_below = true;
                 let attempt = traced(
                     &private,
                     layers,
@@ -127,36 +163,81 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     quote!(__resil_run.attempt()),
                     code.future(),
                 );
-                Code::Value(retry_loop(&private, &site, &retry_if, &clones, attempt))
+                Code::Value(retry_loop(
+                    &private,
+                    &policy,
+                    &retry_if,
+                    &retry_after,
+                    &clones,
+                    attempt,
+                ))
             }
             Layer::CircuitBreaker(args) => {
                 let config = circuit_breaker_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::CircuitBreakerSite =
-                        #private::CircuitBreakerSite::#constructor(#name, #config);
-                });
+                let policy = crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                );
                 let ignore = match &args.ignore {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::never),
                 };
                 let inner = code.future();
-                Code::Future(quote!(#site.get().call_site(#inner, #ignore)))
+                Code::Future(policy.call(quote!(call_site(#inner, #ignore))))
             }
             Layer::Bulkhead(args) => {
                 let config = bulkhead_config(&private, args);
+                let policy = crate::declared::site(
+                    &mut statics,
+                    &private,
+                    layer,
+                    &site,
+                    &constructor,
+                    &name,
+                    config,
+                );
+                let inner = code.future();
+                Code::Future(policy.call(quote!(call_site(#inner))))
+            }
+            Layer::Timeout(args) => {
+                let config = timeout_config(&private, args);
                 statics.extend(quote! {
-                    static #site: #private::BulkheadSite =
-                        #private::BulkheadSite::#constructor(#name, #config);
+                    static #site: #private::TimeoutSite =
+                        #private::TimeoutSite::#constructor(#name, #config);
                 });
+                crate::declared::register(&mut statics, &private, &site);
+                let inner = code.future();
+                Code::Future(quote!(#site.get().call_site(#inner, #convert)))
+            }
+            Layer::RateLimit(args) => {
+                let config = rate_limit_config(&private, args);
+                statics.extend(quote! {
+                    static #site: #private::RateLimiterSite =
+                        #private::RateLimiterSite::#constructor(#name, #config);
+                });
+                crate::declared::register(&mut statics, &private, &site);
                 let inner = code.future();
                 Code::Future(quote!(#site.get().call_site(#inner)))
             }
+            Layer::Fallback(args) => Code::Value(fallback(
+                &private,
+                args,
+                &fallback_args,
+                retry_below,
+                &ret,
+                &convert,
+                code.value(),
+            )),
         };
     }
 
     // The `finish` call is spanned over the return type, so that an `E`
     // without `From<resil::Error>` is reported there, not on the attribute.
-    let (start, end) = first_and_last_span(&ret);
     let result = Ident::new("__resil_result", Span::call_site());
     let argument = spanned_call(
         quote!(::core::convert::identity),
@@ -164,7 +245,23 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         start,
         end,
     );
-    let finish = spanned_call(quote!(#krate::__private::finish), argument, start, end);
+    let (finish, make_converter) = if converts {
+        let make = spanned_call(
+            quote!(#krate::__private::error_converter),
+            TokenStream::new(),
+            start,
+            end,
+        );
+        (
+            quote!(#krate::__private::finish_with(#argument, #convert)),
+            quote!(let #convert = #make;),
+        )
+    } else {
+        (
+            spanned_call(quote!(#krate::__private::finish), argument, start, end),
+            TokenStream::new(),
+        )
+    };
     let value = if has_retry {
         code.value()
     } else {
@@ -185,6 +282,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         #vis #sig {
             #(#inner_attrs)*
             #statics
+            #make_converter
             let #result = #value;
             #finish
         }
@@ -215,20 +313,22 @@ impl Code {
 
 fn retry_loop(
     private: &TokenStream,
-    site: &Ident,
+    policy: &TokenStream,
     retry_if: &TokenStream,
+    retry_after: &TokenStream,
     clones: &TokenStream,
     attempt: TokenStream,
 ) -> TokenStream {
     quote! {
         {
-            let mut __resil_run = #site.get().start();
+            let mut __resil_run = #policy.start();
             loop {
                 #clones
                 let __resil_attempt = #attempt.await;
-                match __resil_run.next(
+                match __resil_run.next_hinted(
                     __resil_attempt,
                     #retry_if,
+                    #retry_after,
                     |__resil_e| #private::describe!(__resil_e),
                 ) {
                     #private::RetryStep::Done(__resil_r) => break __resil_r,
@@ -256,9 +356,12 @@ fn traced(
 ) -> TokenStream {
     let policies = layers.iter().map(|layer| {
         let kind = layer.kind().name();
-        let name = match &layer.common().name {
-            Some(name) => name.to_token_stream(),
-            None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+        // A declared policy is labelled by its path: its registered name is
+        // not a constant this `&'static` table can hold.
+        let name = match (&layer.common().policy, &layer.common().name) {
+            (Some(path), _) => quote!(::core::stringify!(#path)),
+            (None, Some(name)) => name.to_token_stream(),
+            (None, None) => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
         };
         quote!((#kind, #name))
     });
@@ -285,6 +388,7 @@ fn retry_config(private: &TokenStream, args: &RetryArgs) -> TokenStream {
         args.retry_rejections,
         |b| quote!(#b),
     );
+    setter(&mut config, "max_elapsed", args.max_elapsed, duration);
     config
 }
 
@@ -292,7 +396,30 @@ fn circuit_breaker_config(private: &TokenStream, args: &CircuitBreakerArgs) -> T
     let mut config = quote!(#private::CircuitBreakerConfig::DEFAULT);
     setter(&mut config, "threshold", args.threshold, u32_lit);
     setter(&mut config, "failure_rate", args.failure_rate, f64_lit);
-    setter(&mut config, "window", args.window, u32_lit);
+    if let Some(window) = args.window {
+        match window.value {
+            Window::Calls(calls) => setter(
+                &mut config,
+                "window",
+                Some(Value {
+                    value: calls,
+                    key: window.key,
+                    span: window.span,
+                }),
+                u32_lit,
+            ),
+            Window::Time(time) => setter(
+                &mut config,
+                "time_window",
+                Some(Value {
+                    value: time,
+                    key: window.key,
+                    span: window.span,
+                }),
+                duration,
+            ),
+        }
+    }
     setter(&mut config, "min_calls", args.min_calls, u32_lit);
     setter(&mut config, "timeout", args.timeout, duration);
     setter(&mut config, "half_open_max", args.half_open_max, u32_lit);
@@ -302,6 +429,8 @@ fn circuit_breaker_config(private: &TokenStream, args: &CircuitBreakerArgs) -> T
         args.success_threshold,
         u32_lit,
     );
+    setter(&mut config, "slow_call", args.slow_call, duration);
+    setter(&mut config, "slow_rate", args.slow_rate, f64_lit);
     config
 }
 
@@ -311,6 +440,143 @@ fn bulkhead_config(private: &TokenStream, args: &BulkheadArgs) -> TokenStream {
     setter(&mut config, "queue", args.queue, u32_lit);
     setter(&mut config, "wait", args.wait, duration);
     config
+}
+
+fn timeout_config(private: &TokenStream, args: &TimeoutArgs) -> TokenStream {
+    let mut config = quote!(#private::TimeoutConfig::DEFAULT);
+    setter(&mut config, "duration", args.duration, duration);
+    config
+}
+
+fn rate_limit_config(private: &TokenStream, args: &RateLimitArgs) -> TokenStream {
+    let mut config = quote!(#private::RateLimiterConfig::DEFAULT);
+    setter(&mut config, "rate", args.rate, u32_lit);
+    setter(&mut config, "per", args.per, duration);
+    setter(&mut config, "burst", args.burst, u32_lit);
+    setter(&mut config, "wait", args.wait, duration);
+    config
+}
+
+/// One argument as the fallback gets it.
+struct FallbackArg {
+    /// `self` or the binding's name.
+    name: String,
+    /// Whether the body may consume it, so the fallback needs its own copy.
+    owned: bool,
+}
+
+/// The function's arguments in order. `item::check_fallback` has made sure
+/// each is `self` or a plain name.
+fn fallback_arguments(func: &ItemFn) -> Vec<FallbackArg> {
+    func.sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Receiver(receiver) => Some(FallbackArg {
+                name: "self".to_owned(),
+                owned: match &receiver.kind {
+                    syn::ReceiverKind::Reference(..) => false,
+                    syn::ReceiverKind::Typed(_, ty) => !matches!(peel(ty), Type::Reference(_)),
+                    _ => true,
+                },
+            }),
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) => Some(FallbackArg {
+                    name: pat.ident.to_string(),
+                    owned: !matches!(peel(&typed.ty), Type::Reference(_) | Type::ImplTrait(_)),
+                }),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+fn name_ident(name: &str, span: Span) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, span),
+        None => Ident::new(name, span),
+    }
+}
+
+// Input: `#[fallback(cached)] async fn f(&self, key: &str, req: Req) -> Result<T, E>`
+// Output (the layers below as `inner`):
+//
+//     {
+//         let __resil_fallback_2 = clone_fallback_arg(&req);
+//         let __resil_outcome = inner;
+//         match __resil_outcome {
+//             Ok(value) => Ok(value),
+//             Err(failure) => match fallback_error(failure, rejections_only, __resil_convert) {
+//                 Ok(error) => fallback_done(
+//                     fallback_future::<Result<T, E>, _>(cached(self, key, __resil_fallback_2, error))
+//                         .await,
+//                 ),
+//                 Err(failure) => Err(failure),
+//             },
+//         }
+//     }
+//
+// Owned arguments are copied before the call, as the body may consume them;
+// a retry below leaves the originals alone (each attempt clones them), so
+// then the fallback takes them as they are. The call is spanned on the
+// fallback's path, so a signature that does not fit is reported there.
+fn fallback(
+    private: &TokenStream,
+    args: &FallbackArgs,
+    arguments: &[FallbackArg],
+    retry_below: bool,
+    ret: &Type,
+    convert: &Ident,
+    inner: TokenStream,
+) -> TokenStream {
+    let path = args.path.as_ref().expect("checked by validate::fallback");
+    let span = path.span();
+    let mut copies = TokenStream::new();
+    let passed: Vec<Ident> = arguments
+        .iter()
+        .enumerate()
+        .map(|(index, arg)| {
+            if arg.owned && !retry_below {
+                let original = name_ident(&arg.name, Span::call_site());
+                let copy = format_ident!("__resil_fallback_{}", index, span = span);
+                copies.extend(quote! {
+                    let #copy = #private::clone_fallback_arg(&#original);
+                });
+                copy
+            } else {
+                name_ident(&arg.name, span)
+            }
+        })
+        .collect();
+    let rejections_only = matches!(args.on.map(|on| on.value), Some(FallbackOn::Rejections));
+    let expected = if contains_impl_trait(ret) {
+        quote!(_)
+    } else {
+        ret.to_token_stream()
+    };
+    let error = Ident::new("__resil_error", span);
+    let call = quote_spanned! {span=>
+        #private::fallback_done(
+            #private::fallback_future::<#expected, _>(#path(#(#passed,)* #error)).await
+        )
+    };
+    quote! {
+        {
+            #copies
+            let __resil_outcome = #inner;
+            match __resil_outcome {
+                ::core::result::Result::Ok(__resil_value) => ::core::result::Result::Ok(__resil_value),
+                ::core::result::Result::Err(__resil_failure) => {
+                    match #private::fallback_error(__resil_failure, #rejections_only, #convert) {
+                        ::core::result::Result::Ok(#error) => #call,
+                        ::core::result::Result::Err(__resil_failure) => {
+                            ::core::result::Result::Err(__resil_failure)
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Appends `.method(value)` for a key that was given, spanned on the value.
@@ -604,6 +870,84 @@ mod tests {
         );
         assert!(out.contains(", is_transient ,"), "{out}");
         assert_eq!(out.matches("loop").count(), 2, "{out}");
+    }
+
+    #[test]
+    fn new_layers_and_keys() {
+        let out = expand_str(
+            &[
+                (Kind::Fallback, quote!(cached, on = rejections)),
+                (Kind::Retry, quote!(max_elapsed = 10s, retry_after = hint)),
+                (
+                    Kind::CircuitBreaker,
+                    quote!(window = 60s, slow_call = 2s, slow_rate = 0.5),
+                ),
+                (Kind::Timeout, quote!(2s)),
+                (
+                    Kind::RateLimit,
+                    quote!(name = "sms", rate = 10, per = 1s, burst = 2, wait = 5ms),
+                ),
+            ],
+            quote!(
+                async fn f(&self, key: &str, req: Req) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        for expected in [
+            ". max_elapsed (:: core :: time :: Duration :: from_nanos (10000000000))",
+            ". time_window (:: core :: time :: Duration :: from_nanos (60000000000)) . slow_call",
+            ". slow_rate (0.5f64)",
+            ":: resil :: __private :: TimeoutSite :: unnamed",
+            ":: resil :: __private :: RateLimiterSite :: new (\"sms\" , :: resil :: __private :: \
+             RateLimiterConfig :: DEFAULT . rate (10) . per",
+            "let __resil_convert = :: resil :: __private :: error_converter ()",
+            "__RESIL_TIMEOUT_3 . get () . call_site (",
+            ", __resil_convert)",
+            "next_hinted (__resil_attempt , :: resil :: __private :: always , hint ,",
+            "fallback_error (__resil_failure , true , __resil_convert)",
+            "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error))",
+            "finish_with (:: core :: convert :: identity (__resil_result) , __resil_convert)",
+        ] {
+            assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
+        }
+        // The retry below the fallback keeps `req` intact: no extra copy.
+        assert!(!out.contains("clone_fallback_arg"), "{out}");
+    }
+
+    #[test]
+    fn a_fallback_without_a_retry_below_copies_owned_arguments() {
+        let out = expand_str(
+            &[(Kind::Fallback, quote!(cached)), (Kind::Retry, quote!())],
+            quote!(
+                async fn f(key: &str, req: Req) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(!out.contains("clone_fallback_arg"), "{out}");
+        let out = expand_str(
+            &[(Kind::Retry, quote!()), (Kind::Fallback, quote!(cached))],
+            quote!(
+                async fn f(key: &str, mut req: Req, f: impl Fn()) -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(
+            out.contains(
+                "let __resil_fallback_1 = :: resil :: __private :: clone_fallback_arg (& req) ;"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("cached (key , __resil_fallback_1 , f , __resil_error)"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("error_converter") || out.contains("finish_with"),
+            "{out}"
+        );
     }
 
     #[test]

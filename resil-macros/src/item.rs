@@ -1,6 +1,6 @@
 //! Checks that the annotated item is something the policies can wrap.
 
-use syn::{ItemFn, ReturnType, Type};
+use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::Kind;
 use crate::errors::Errors;
@@ -37,6 +37,21 @@ pub(crate) fn check(kind: Kind, func: &ItemFn, errors: &mut Errors) {
             if !matches!(peel(ty), Type::Path(_)) {
                 errors.push(syn::Error::new_spanned(ty, needs_result));
             }
+        }
+    }
+}
+
+/// `#[fallback]` passes every argument again, so each must have a name.
+pub(crate) fn check_fallback(func: &ItemFn, errors: &mut Errors) {
+    for arg in &func.sig.inputs {
+        let FnArg::Typed(arg) = arg else { continue };
+        match &*arg.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {}
+            pat => errors.push(syn::Error::new_spanned(
+                pat,
+                "`#[fallback]` passes every argument to the fallback, so each needs a plain \
+                 name: write `name: Type` and take it apart in the body",
+            )),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Attribute macros for [resil](https://docs.rs/resil): `#[retry]`,
-//! `#[circuit_breaker]` and `#[bulkhead]`.
+//! `#[circuit_breaker]`, `#[bulkhead]`, `#[timeout]`, `#[rate_limit]` and
+//! `#[fallback]`.
 //!
 //! Use them through the `resil` crate, which re-exports them next to the
 //! runtime they expand to. The documentation of each attribute lists every
@@ -64,11 +65,54 @@
 //! |---|---|
 //! | `name` | The policy's name in the registry (`"payments"`). Functions that use the same name share one breaker or bulkhead. Default: the function's path, `module::path::function`. |
 //! | `crate` | Path to the `resil` crate, when it is renamed in `Cargo.toml`: `crate = "::my_resil"`. Default: `::resil`. |
+//!
+//! # Declared policies
+//!
+//! Instead of settings, `#[circuit_breaker]`, `#[bulkhead]` and `#[retry]`
+//! take the path of a policy declared once with `resil::policy!`; every
+//! function that names it shares it. Next to the path only what the
+//! function itself decides may be given (`ignore`, `retry_if`,
+//! `retry_after`, `crate`). A path that does not exist, or names a policy of
+//! another kind, is a compile error there.
+//!
+//! ```
+//! use resil::{CircuitBreakerConfig, DeclaredCircuitBreaker, circuit_breaker};
+//!
+//! resil::policy! {
+//!     static LEDGER: DeclaredCircuitBreaker =
+//!         DeclaredCircuitBreaker::new("ledger", CircuitBreakerConfig::DEFAULT.threshold(2));
+//! }
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum LedgerError {
+//!     #[error(transparent)]
+//!     Resil(#[from] resil::Error),
+//! }
+//!
+//! #[circuit_breaker(LEDGER)]
+//! async fn post(entry: u64) -> Result<u64, LedgerError> {
+//!     Ok(entry)
+//! }
+//!
+//! // One breaker per tenant: one tenant's failures open only its own.
+//! #[circuit_breaker(name = "reports", key = tenant, threshold = 3, max_keys = 500)]
+//! async fn report(tenant: &str) -> Result<String, LedgerError> {
+//!     Ok(format!("report for {tenant}"))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(post(7).await.unwrap(), 7);
+//! assert_eq!(report("acme").await.unwrap(), "report for acme");
+//! assert!(resil::registry().circuit_breaker("reports[acme]").is_ok());
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 use proc_macro::TokenStream;
 
 mod args;
+mod declared;
 mod duration;
 mod entry;
 mod errors;
@@ -89,12 +133,58 @@ use args::Kind;
 /// | `multiplier` | Growth factor of `exponential` backoff (number ≥ 1.0; only with `exponential`). | `2.0` |
 /// | `jitter` | Randomisation of each delay: `none`, `full`, `equal` or `decorrelated`. | `full` |
 /// | `retry_if` | Path to a `fn(&E) -> bool` that picks which errors are retried. | every error |
-/// | `retry_rejections` | Whether rejections by inner resil policies (open circuit, full bulkhead) are retried (`true` or `false`). | `false` |
+/// | `retry_rejections` | Whether rejections by inner resil policies (open circuit, full bulkhead, exhausted rate limit) are retried (`true` or `false`). | `false` |
+/// | `max_elapsed` | An overall deadline from the start of the first attempt (duration > 0): no wait is scheduled that would end past it, so no attempt starts after it. | none |
+/// | `retry_after` | Path to a `fn(&E) -> Option<Duration>` that reads the wait an error asks for (a 429 or 503 with `Retry-After`). | none |
 /// | `name` | The policy's name in the registry. | `module::path::function` |
 /// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///
 /// Arguments taken by value are cloned for each attempt, so they must be
 /// `Clone`; borrowed arguments, `&self` and `&mut self` are used in place.
+///
+/// When an error says when to come back, and that is later than the
+/// backoff's wait, the retry waits that long instead, even beyond
+/// `max_delay` (the server knows when it will answer): the body's errors
+/// through `retry_after`, an inner policy's rejection through its own
+/// `resil::Error::retry_after()` (with `retry_rejections = true`). A wait
+/// that would end past `max_elapsed` ends the retries instead, and the
+/// caller gets the error, which still says when to come back.
+///
+/// ```
+/// use resil::retry;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum HttpError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("429, retry after {0:?}")]
+///     TooMany(Duration),
+/// }
+///
+/// fn server_says(error: &HttpError) -> Option<Duration> {
+///     match error {
+///         HttpError::TooMany(wait) => Some(*wait),
+///         _ => None,
+///     }
+/// }
+///
+/// #[retry(max = 5, initial = 10ms, max_elapsed = 1500ms, retry_after = server_says)]
+/// async fn get(wait: u64) -> Result<(), HttpError> {
+///     Err(HttpError::TooMany(Duration::from_secs(wait)))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let started = tokio::time::Instant::now();
+/// // "Come back in 5s" does not fit in the 1.5s budget: no retry at all.
+/// assert!(get(5).await.is_err());
+/// assert_eq!(started.elapsed(), Duration::ZERO);
+/// // "Come back in 1s" fits once; a second wait would end at 2s, too late.
+/// assert!(get(1).await.is_err());
+/// assert_eq!(started.elapsed(), Duration::from_secs(1));
+/// # }
+/// ```
 ///
 /// ```
 /// use resil::retry;
@@ -154,12 +244,52 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// |---|---|---|
 /// | `threshold` | Consecutive failures that open the breaker (integer ≥ 1). | `5` |
 /// | `failure_rate` | Share of failed calls in the window that opens it (number in (0, 1], e.g. `0.5`). | off |
-/// | `window` | Number of recent calls `failure_rate` looks at (integer ≥ 1; only with `failure_rate`). | `10` |
-/// | `min_calls` | Calls needed in the window before `failure_rate` applies (1 ≤ integer ≤ `window`; only with `failure_rate`). | `window` |
+/// | `window` | The window the rates look at: a number of recent calls (integer from 1 to 8192), or a duration (at least `1s`) for the calls of that last stretch of time; only with `failure_rate` or `slow_call`. | `10` |
+/// | `min_calls` | Calls needed in the window before a rate applies (integer ≥ 1, at most a count `window`). | `window`; `10` with a time window |
+/// | `slow_call` | Calls that take longer than this are slow, even when they succeed (duration > 0). | off |
+/// | `slow_rate` | Share of slow calls in the window that opens the breaker (number in (0, 1]; only with `slow_call`). | `1.0` |
 /// | `timeout` | How long the breaker stays open before a trial call (duration > 0). | `60s` |
 /// | `half_open_max` | Trial calls let through while half-open (integer ≥ 1). | `1` |
 /// | `success_threshold` | Successful trial calls that close the breaker (integer ≥ 1). | `2` |
 /// | `ignore` | Path to a `fn(&E) -> bool`; errors it returns `true` for do not count as failures. | none ignored |
+/// | `key` | An argument of the function (`Hash + Eq + Display`): one breaker per distinct value, registered as `name[value]`. | one breaker |
+/// | `max_keys` | With `key`: breakers kept at most; the least recently used goes first (integer ≥ 1). | `1000` |
+/// | `key_ttl` | With `key`: a key unused this long is dropped when a new key needs room (duration > 0). | none |
+///
+/// A count window (`window = 100`) keeps one bit per call. A time window
+/// (`window = 60s`) keeps 64 buckets of `window / 64`, so it slides in steps
+/// of under a second for windows up to 64s, and takes 1.5 KiB whatever its
+/// length. With `slow_call`, every call is timed and a slow one is recorded
+/// as slow, whether it succeeded or failed; a slow half-open trial re-opens
+/// the breaker. Without `slow_call` or a time window, a closed breaker never
+/// reads the clock.
+///
+/// ```
+/// use resil::circuit_breaker;
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum SearchError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// // Open when, over the last minute and once 4 calls were seen, half of
+/// // them took longer than 1s.
+/// #[circuit_breaker(name = "search", slow_call = 1s, slow_rate = 0.5, window = 60s, min_calls = 4)]
+/// async fn search(delay_ms: u64) -> Result<u64, SearchError> {
+///     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+///     Ok(delay_ms)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// for delay in [10, 2_000, 20, 3_000] {
+///     assert!(search(delay).await.is_ok(), "slow calls still answer");
+/// }
+/// assert!(matches!(search(10).await, Err(SearchError::Resil(_))));
+/// # }
+/// ```
 /// | `name` | The breaker's name in the registry; functions naming the same breaker share it. | `module::path::function` |
 /// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///
@@ -248,4 +378,177 @@ pub fn circuit_breaker(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn bulkhead(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::attribute(Kind::Bulkhead, args.into(), item.into()).into()
+}
+
+/// Cuts the call short after a fixed time and fails it with
+/// `resil::Error::Timeout`.
+///
+/// The duration is the only required value, written alone or as a key:
+/// `#[timeout(2s)]`, `#[timeout(duration = 2s, name = "lookup")]`. When it
+/// runs out, the call's future is dropped (cancelled), so every layer below
+/// gives back what it held.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `duration` | How long the call may run (duration > 0); may be written first without the key. | required |
+/// | `name` | The timeout's name in the registry, for its counters (`calls`, `timeouts`). | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// The timeout reaches the layers above it as the function's own error
+/// (`E::from(resil::Error::Timeout { .. })`), as if the body had returned
+/// it: a `#[circuit_breaker]` above counts it as a failure, a `#[retry]`
+/// above retries it (if `retry_if` agrees) and a `#[fallback]` above answers
+/// it. Below a retry it bounds each attempt; above a retry it bounds all of
+/// them, waits included.
+///
+/// ```
+/// use resil::{retry, timeout};
+/// use std::time::Duration;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum LookupError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// // Each attempt gets 50ms; three attempts in all.
+/// #[retry(max = 3, initial = 10ms, jitter = none)]
+/// #[timeout(50ms)]
+/// async fn lookup(delay_ms: u64) -> Result<u64, LookupError> {
+///     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+///     Ok(delay_ms)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(lookup(10).await.unwrap(), 10);
+/// assert!(matches!(
+///     lookup(500).await,
+///     Err(LookupError::Resil(resil::Error::Timeout { .. }))
+/// ));
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn timeout(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Timeout, args.into(), item.into()).into()
+}
+
+/// Answers a failed call with another function's result: a cached value, a
+/// default, a degraded answer.
+///
+/// `#[fallback(path::to::function)]` names an `async fn` that takes the
+/// function's arguments in the same order (`self` included for a method,
+/// `Self::cached` names an associated function), then the error, and returns
+/// the same `Result<T, E>`:
+///
+/// ```text
+/// async fn price(&self, item: &str, region: Region) -> Result<Price, ShopError>
+/// async fn cached_price(&self, item: &str, region: Region, error: ShopError) -> Result<Price, ShopError>
+/// ```
+///
+/// Borrowed arguments reach the fallback as they are. Arguments taken by
+/// value are cloned before the call (the body may consume them), so they
+/// must be `Clone`, unless a `#[retry]` sits below the `#[fallback]`: the
+/// retry already leaves the originals alone. Each argument must be a plain
+/// name, not a pattern.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `path` | The fallback function; may be written first without the key. | required |
+/// | `on` | Which errors it answers: `errors` (every error: the body's own, timeouts, and every rejection by the policies below), or `rejections` (only refusals by the policies below: open circuit, full bulkhead, exhausted rate limit). | `errors` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// A rejection reaches the fallback as `E` (through `From<resil::Error>`).
+/// The fallback's own error is returned as it is. Like the other
+/// attributes, its place in the stack matters: above a `#[circuit_breaker]`
+/// it answers the breaker's rejections; below a `#[retry]` it answers each
+/// attempt (and the retry sees only the fallback's result).
+///
+/// ```
+/// use resil::{circuit_breaker, fallback};
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum PriceError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+///     #[error("pricing service down")]
+///     Down,
+/// }
+///
+/// async fn list_price(item: &str, _error: PriceError) -> Result<u32, PriceError> {
+///     Ok(item.len() as u32 * 100)
+/// }
+///
+/// #[fallback(list_price, on = rejections)]
+/// #[circuit_breaker(name = "pricing", threshold = 1)]
+/// async fn price(item: &str) -> Result<u32, PriceError> {
+///     if item == "broken" {
+///         return Err(PriceError::Down);
+///     }
+///     Ok(42)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(price("tea").await.unwrap(), 42);
+/// // The body's own error is not a rejection: it comes back as it is...
+/// assert!(matches!(price("broken").await, Err(PriceError::Down)));
+/// // ...and opened the breaker, whose rejections the fallback answers.
+/// assert_eq!(price("tea").await.unwrap(), 300);
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn fallback(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::Fallback, args.into(), item.into()).into()
+}
+
+/// Allows at most `rate` calls `per` period, in bursts of up to `burst`.
+///
+/// A call over the limit waits for its turn if that comes within `wait`,
+/// and is otherwise rejected at once with `resil::Error::RateLimited`,
+/// whose `retry_after` says when quota will be free (HTTP 429). Turns are
+/// served in the order callers asked. Functions that name the same rate
+/// limiter share its quota.
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `rate` | Calls allowed per `per` (integer ≥ 1). | required |
+/// | `per` | The period (duration > 0). | `1s` |
+/// | `burst` | Calls that may go at once after a quiet spell (integer ≥ 1). | `rate` |
+/// | `wait` | The longest a call waits for its turn (duration > 0). | no wait |
+/// | `name` | The rate limiter's name in the registry; functions naming the same one share it. | `module::path::function` |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
+///
+/// ```
+/// use resil::rate_limit;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum SendError {
+///     #[error(transparent)]
+///     Resil(#[from] resil::Error),
+/// }
+///
+/// #[rate_limit(name = "sms", rate = 10, per = 1s, burst = 2)]
+/// async fn send_sms(to: &str) -> Result<(), SendError> {
+///     let _ = to;
+///     Ok(())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert!(send_sms("a").await.is_ok());
+/// assert!(send_sms("b").await.is_ok());
+/// // The burst is spent; the next turn comes in 100ms.
+/// match send_sms("c").await {
+///     Err(SendError::Resil(rejection)) => {
+///         assert_eq!(rejection.retry_after(), Some(std::time::Duration::from_millis(100)));
+///         assert_eq!(rejection.http_status(), 429);
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::attribute(Kind::RateLimit, args.into(), item.into()).into()
 }

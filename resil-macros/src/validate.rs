@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::args::{Backoff, BulkheadArgs, CircuitBreakerArgs, Common, Layer, RetryArgs, Value};
+use crate::args::{
+    Backoff, BulkheadArgs, CircuitBreakerArgs, Common, FallbackArgs, Layer, RateLimitArgs,
+    RetryArgs, TimeoutArgs, Value, Window,
+};
 use crate::errors::Errors;
 
 // The runtime's defaults and limits, checked here so that a bad value is a
@@ -15,6 +18,8 @@ const DEFAULT_WINDOW: u32 = 10;
 const MAX_WINDOW: u32 = 8192;
 const MAX_TRIALS: u32 = u16::MAX as u32;
 const MAX_SLOTS: u32 = (1 << 31) - 1;
+/// The shortest time window: its 64 buckets are then at least 15ms wide.
+const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
 
 pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
     common(layer.common(), errors);
@@ -22,6 +27,9 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
         Layer::Retry(args) => retry(args, errors),
         Layer::CircuitBreaker(args) => circuit_breaker(args, errors),
         Layer::Bulkhead(args) => bulkhead(args, errors),
+        Layer::Timeout(args) => timeout(args, errors),
+        Layer::Fallback(args) => fallback(args, errors),
+        Layer::RateLimit(args) => rate_limit(args, errors),
     }
 }
 
@@ -35,6 +43,7 @@ fn common(common: &Common, errors: &mut Errors) {
 
 fn retry(args: &RetryArgs, errors: &mut Errors) {
     in_range("max", args.max, 1, u32::MAX, errors);
+    positive("max_elapsed", args.max_elapsed, errors);
     let initial_ok = positive("initial", args.initial, errors);
     if let Some(multiplier) = args.multiplier {
         if !multiplier.value.is_finite() || multiplier.value < 1.0 {
@@ -91,7 +100,7 @@ fn retry(args: &RetryArgs, errors: &mut Errors) {
 
 fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
     in_range("threshold", args.threshold, 1, u32::MAX, errors);
-    let window_ok = in_range("window", args.window, 1, MAX_WINDOW, errors);
+    let window_ok = window(args.window, errors);
     let min_calls_ok = in_range("min_calls", args.min_calls, 1, u32::MAX, errors);
     in_range("half_open_max", args.half_open_max, 1, MAX_TRIALS, errors);
     in_range(
@@ -102,40 +111,92 @@ fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
         errors,
     );
     positive("timeout", args.timeout, errors);
-    if let Some(rate) = args.failure_rate {
-        if !(rate.value > 0.0 && rate.value <= 1.0) {
-            errors.push(syn::Error::new(
-                rate.span,
-                format!(
-                    "`failure_rate` must be greater than 0 and at most 1, found `{}`",
-                    rate.value
-                ),
-            ));
-        }
-    } else {
-        for (key, value) in [("window", args.window), ("min_calls", args.min_calls)] {
-            if let Some(value) = value {
+    positive("slow_call", args.slow_call, errors);
+    rate("failure_rate", args.failure_rate, errors);
+    rate("slow_rate", args.slow_rate, errors);
+    if let (Some(slow_rate), None) = (args.slow_rate, args.slow_call) {
+        errors.push(syn::Error::new(
+            slow_rate.key,
+            "`slow_rate` only applies with `slow_call`: set `slow_call = <duration>`, the time \
+             above which a call counts as slow",
+        ));
+    }
+    if args.failure_rate.is_none() && args.slow_call.is_none() {
+        for (key, span) in [
+            ("window", args.window.map(|v| v.key)),
+            ("min_calls", args.min_calls.map(|v| v.key)),
+        ] {
+            if let Some(span) = span {
                 errors.push(syn::Error::new(
-                    value.key,
-                    format!("`{key}` only applies with `failure_rate`"),
+                    span,
+                    format!("`{key}` only applies with `failure_rate` or `slow_call`"),
                 ));
             }
         }
         return;
     }
+    let window_size = match args.window.map(|v| v.value) {
+        None => DEFAULT_WINDOW,
+        Some(Window::Calls(calls)) => calls,
+        // A time window holds any number of calls.
+        Some(Window::Time(_)) => return,
+    };
     if let (Some(min_calls), true, true) = (args.min_calls, window_ok, min_calls_ok) {
-        let window = args.window.map_or(DEFAULT_WINDOW, |v| v.value);
-        if min_calls.value > window {
+        if min_calls.value > window_size {
             errors.push(syn::Error::new(
                 min_calls.span,
                 format!(
-                    "`min_calls` ({}) cannot exceed `window` ({window}{})",
+                    "`min_calls` ({}) cannot exceed `window` ({window_size}{})",
                     min_calls.value,
                     if args.window.is_some() {
                         ""
                     } else {
                         ", the default"
                     },
+                ),
+            ));
+        }
+    }
+}
+
+/// Returns whether the window is absent or valid.
+fn window(window: Option<Value<Window>>, errors: &mut Errors) -> bool {
+    let Some(window) = window else { return true };
+    match window.value {
+        Window::Calls(calls) => in_range(
+            "window",
+            Some(Value {
+                value: calls,
+                key: window.key,
+                span: window.span,
+            }),
+            1,
+            MAX_WINDOW,
+            errors,
+        ),
+        Window::Time(time) if time < MIN_TIME_WINDOW => {
+            errors.push(syn::Error::new(
+                window.span,
+                format!(
+                    "a time `window` must be at least {MIN_TIME_WINDOW:?}, found {time:?}; \
+                     for a window of calls write a plain count, like `window = 100`"
+                ),
+            ));
+            false
+        }
+        Window::Time(_) => true,
+    }
+}
+
+/// A rate in (0, 1].
+fn rate(key: &str, value: Option<Value<f64>>, errors: &mut Errors) {
+    if let Some(rate) = value {
+        if !(rate.value > 0.0 && rate.value <= 1.0) {
+            errors.push(syn::Error::new(
+                rate.span,
+                format!(
+                    "`{key}` must be greater than 0 and at most 1, found `{}`",
+                    rate.value
                 ),
             ));
         }
@@ -154,6 +215,62 @@ fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
                  rejected at once",
             ));
         }
+    }
+}
+
+fn timeout(args: &TimeoutArgs, errors: &mut Errors) {
+    match args.duration {
+        None if args.duration_given => {}
+        None => errors.push(syn::Error::new(
+            args.common.span(),
+            "`#[timeout]` needs a duration: `#[timeout(2s)]` or `#[timeout(duration = 2s)]`",
+        )),
+        Some(duration) => {
+            positive("duration", Some(duration), errors);
+        }
+    }
+}
+
+fn fallback(args: &FallbackArgs, errors: &mut Errors) {
+    if args.path.is_none() && !args.path_given {
+        errors.push(syn::Error::new(
+            args.common.span(),
+            "`#[fallback]` needs the function to call: `#[fallback(path::to::function)]`, an \
+             `async fn` that takes the same arguments and then the error",
+        ));
+    }
+}
+
+fn rate_limit(args: &RateLimitArgs, errors: &mut Errors) {
+    let Some(rate) = args.rate else {
+        if args.rate_given {
+            return;
+        }
+        errors.push(syn::Error::new(
+            args.common.span(),
+            "`#[rate_limit]` needs `rate`: the calls allowed `per` period, like \
+             `#[rate_limit(rate = 100, per = 1s)]`",
+        ));
+        return;
+    };
+    let rate_ok = in_range("rate", Some(rate), 1, u32::MAX, errors);
+    let per_ok = positive("per", args.per, errors);
+    in_range("burst", args.burst, 1, u32::MAX, errors);
+    positive("wait", args.wait, errors);
+    if !(rate_ok && per_ok) {
+        return;
+    }
+    let per = args.per.map_or(Duration::from_secs(1), |v| v.value);
+    // One call every `per / rate`, kept in whole nanoseconds.
+    if u128::from(rate.value) > per.as_nanos() {
+        errors.push(syn::Error::new(
+            rate.span,
+            format!(
+                "`rate` ({}) per {per:?} is more than one call a nanosecond; lower `rate` or \
+                 lengthen `per`",
+                rate.value
+            ),
+        ));
     }
 }
 
@@ -308,8 +425,8 @@ mod tests {
         assert_eq!(
             check(Kind::CircuitBreaker, quote!(window = 20, min_calls = 5)),
             [
-                "`window` only applies with `failure_rate`",
-                "`min_calls` only applies with `failure_rate`"
+                "`window` only applies with `failure_rate` or `slow_call`",
+                "`min_calls` only applies with `failure_rate` or `slow_call`"
             ]
         );
         ok(
@@ -377,6 +494,97 @@ mod tests {
             check(Kind::Retry, quote!(backoff = linear, multiplier = 2.0)),
             ["`multiplier` only applies with `backoff = exponential`"]
         );
+    }
+
+    #[test]
+    fn required_values() {
+        assert_eq!(
+            check(Kind::Timeout, quote!(name = "t")),
+            ["`#[timeout]` needs a duration: `#[timeout(2s)]` or `#[timeout(duration = 2s)]`"]
+        );
+        assert_eq!(check(Kind::RateLimit, quote!(per = 1s)).len(), 1);
+        assert_eq!(check(Kind::Fallback, quote!(on = errors)).len(), 1);
+        ok(Kind::Timeout, quote!(2s));
+        ok(Kind::RateLimit, quote!(rate = 1));
+        ok(Kind::Fallback, quote!(cached));
+    }
+
+    #[test]
+    fn rate_limit_values() {
+        assert_eq!(
+            check(
+                Kind::RateLimit,
+                quote!(rate = 0, per = 0s, burst = 0, wait = 0s)
+            ),
+            [
+                "`rate` must be at least 1",
+                "`per` must be greater than zero",
+                "`burst` must be at least 1",
+                "`wait` must be greater than zero"
+            ]
+        );
+        assert_eq!(
+            check(Kind::RateLimit, quote!(rate = 1001, per = 1us)),
+            [
+                "`rate` (1001) per 1µs is more than one call a nanosecond; lower `rate` or lengthen \
+              `per`"
+            ]
+        );
+        ok(Kind::RateLimit, quote!(rate = 1000, per = 1us));
+    }
+
+    #[test]
+    fn slow_calls_and_time_windows() {
+        ok(
+            Kind::CircuitBreaker,
+            quote!(
+                slow_call = 2s,
+                slow_rate = 1,
+                window = 60s,
+                min_calls = 100000
+            ),
+        );
+        ok(Kind::CircuitBreaker, quote!(slow_call = 2s, window = 50));
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(slow_call = 0s, slow_rate = 1.5)
+            ),
+            [
+                "`slow_call` must be greater than zero",
+                "`slow_rate` must be greater than 0 and at most 1, found `1.5`"
+            ]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(slow_rate = 0.5)),
+            [
+                "`slow_rate` only applies with `slow_call`: set `slow_call = <duration>`, the \
+                 time above which a call counts as slow"
+            ]
+        );
+        assert_eq!(
+            check(
+                Kind::CircuitBreaker,
+                quote!(failure_rate = 0.5, window = 999ms)
+            ),
+            [
+                "a time `window` must be at least 1s, found 999ms; for a window of calls write \
+                 a plain count, like `window = 100`"
+            ]
+        );
+        assert_eq!(
+            check(Kind::CircuitBreaker, quote!(window = 60s)),
+            ["`window` only applies with `failure_rate` or `slow_call`"]
+        );
+    }
+
+    #[test]
+    fn max_elapsed_is_positive() {
+        assert_eq!(
+            check(Kind::Retry, quote!(max_elapsed = 0s)),
+            ["`max_elapsed` must be greater than zero"]
+        );
+        ok(Kind::Retry, quote!(max_elapsed = 30s));
     }
 
     #[test]

@@ -23,6 +23,21 @@ pub(crate) fn now_micros() -> i64 {
     }
 }
 
+/// Nanoseconds since the epoch; negative before it. Covers 292 years
+/// either way.
+pub(crate) fn now_nanos() -> i64 {
+    let now = Instant::now();
+    let epoch = *EPOCH.get_or_init(|| now);
+    match now.checked_duration_since(epoch) {
+        Some(after) => saturating_nanos(after),
+        None => -saturating_nanos(epoch.duration_since(now)),
+    }
+}
+
+pub(crate) fn saturating_nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn saturating_micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

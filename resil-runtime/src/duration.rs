@@ -41,6 +41,17 @@ pub(crate) fn serialize<S: Serializer>(d: &Duration, serializer: S) -> Result<S:
     serializer.serialize_str(&display(*d))
 }
 
+/// [`serialize`] for an optional duration: `null` when absent.
+pub(crate) fn serialize_option<S: Serializer>(
+    d: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serializer.serialize_str(&display(*d)),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

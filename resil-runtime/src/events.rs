@@ -72,6 +72,11 @@ pub enum EventKind {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// A call ran out of time and was cancelled.
+    TimedOut {
+        /// The limit that ran out.
+        after: Duration,
+    },
 }
 
 /// Subscribes to the events of every policy.

@@ -26,6 +26,14 @@
 //!   is disabled, at the cost of a cached interest check, unless a
 //!   subscriber wants it. See [`health`], [`http`] and, with their
 //!   features, `metrics` and `tower`.
+//! - **Known from start-up.** Each call site's `static` and each declared
+//!   policy ([`policy!`]) registers itself in a link-time list (`linkme`)
+//!   that the first [`registry()`] walks; a policy's state is built on its
+//!   first call or look-up, with the settings [`config`] gives it then.
+//! - **Settings that change while calls run.** Each setting is its own
+//!   atomic, read on the hot path with one plain load; a change
+//!   ([`Registry::reconfigure`]) is checked whole and stored under a
+//!   sequence lock, and keeps the policy's state.
 //! - **Time from `tokio::time`.** Deadlines and backoff use
 //!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
 //!   clock drives them deterministically.
@@ -42,17 +50,23 @@ pub mod bulkhead;
 pub mod chaos;
 pub mod circuit_breaker;
 mod clock;
+pub mod config;
+mod declared;
 mod duration;
 mod error;
 pub mod events;
 pub mod health;
 pub mod http;
+mod keyed;
+mod live;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod private;
+pub mod rate_limit;
 mod registry;
 pub mod retry;
 mod sync;
+pub mod timeout;
 #[cfg(feature = "tower")]
 pub mod tower;
 
@@ -61,9 +75,13 @@ pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
     StateChange,
 };
+pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
+pub use keyed::DEFAULT_MAX_KEYS;
+pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 pub use registry::{PolicyId, Registry, Snapshot, registry};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
+pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
 /// Support for the code the macros generate. Not a public API: it may change
 /// in any release.

@@ -8,10 +8,18 @@ use std::time::Duration;
 pub use crate::bulkhead::{Bulkhead, BulkheadConfig};
 pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 pub use crate::error::Error;
+pub use crate::rate_limit::{RateLimiter, RateLimiterConfig};
 pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetryStep};
+pub use crate::timeout::{TimeoutConfig, TimeoutPolicy};
 
+pub use crate::declared::{
+    BulkheadPolicy, CircuitBreakerPolicy, DECLARATIONS, Declaration, RetryPolicyDecl,
+    bulkhead_policy, circuit_breaker_policy, declared_policy, retry_policy,
+};
+pub use crate::keyed::{KeyedCircuitBreakerSite, KeyedSite};
 pub use crate::registry::Registered;
-use crate::registry::{Tabled, registry};
+use crate::registry::{Entry, Registry, Tabled, registry};
+pub use linkme;
 
 /// An attempt's error: the body's own, or an inner policy's rejection.
 /// Keeping them apart lets a retry tell "the dependency failed" from "we
@@ -31,6 +39,8 @@ pub struct Site<P: Tabled> {
     name: &'static str,
     shared: bool,
     config: P::Config,
+    /// The registry's entry, found by the start-up walk or the first call.
+    entry: OnceLock<Arc<Entry<P>>>,
     policy: OnceLock<Arc<P>>,
 }
 
@@ -40,6 +50,10 @@ pub type CircuitBreakerSite = Site<CircuitBreaker>;
 pub type BulkheadSite = Site<Bulkhead>;
 /// The call site of a `#[retry]`.
 pub type RetrySite = Site<RetryPolicy>;
+/// The call site of a `#[timeout]`.
+pub type TimeoutSite = Site<TimeoutPolicy>;
+/// The call site of a `#[rate_limit]`.
+pub type RateLimiterSite = Site<RateLimiter>;
 
 #[allow(private_bounds, private_interfaces)]
 impl<P: Tabled> Site<P> {
@@ -50,6 +64,7 @@ impl<P: Tabled> Site<P> {
             name,
             shared: true,
             config,
+            entry: OnceLock::new(),
             policy: OnceLock::new(),
         }
     }
@@ -64,6 +79,7 @@ impl<P: Tabled> Site<P> {
             name: default_name,
             shared: false,
             config,
+            entry: OnceLock::new(),
             policy: OnceLock::new(),
         }
     }
@@ -79,8 +95,31 @@ impl<P: Tabled> Site<P> {
 
     #[cold]
     fn init(&'static self) -> &'static P {
-        self.policy
-            .get_or_init(|| registry().site::<P>(self.name, self.config, self.shared))
+        // The start-up walk declares this site too: run it first, outside
+        // the `OnceLock`s.
+        let registry = registry();
+        let entry = self.entry.get_or_init(|| self.declare_in(registry));
+        self.policy.get_or_init(|| entry.policy())
+    }
+
+    /// The name the site was declared with.
+    pub(crate) const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The settings the site was declared with.
+    pub(crate) fn config(&self) -> P::Config {
+        self.config
+    }
+
+    fn declare_in(&self, registry: &Registry) -> Arc<Entry<P>> {
+        registry.declare::<P>(self.name, self.config, self.shared, None)
+    }
+}
+
+impl<P: Tabled> Declaration for Site<P> {
+    fn declare(&'static self, registry: &Registry) {
+        self.entry.get_or_init(|| self.declare_in(registry));
     }
 }
 
@@ -143,6 +182,23 @@ pub fn always<E>(_: &E) -> bool {
     true
 }
 
+/// The default `retry_after`: the body's errors say nothing about when to
+/// come back.
+#[inline]
+pub fn no_retry_after<E>(_: &E) -> Option<Duration> {
+    None
+}
+
+/// `E::from` for resil errors, for stacks where a policy's error must
+/// travel as the body's own (a timeout, a rejection handed to a fallback).
+/// The macros call it once per function, spanned over the return type, and
+/// pass the result to every layer and to [`finish_with`], so a missing
+/// `From` is one error, reported there.
+#[inline]
+pub fn error_converter<E: FromResilError>() -> fn(Error) -> E {
+    E::from
+}
+
 /// Marks the function's return type as a `Result`.
 #[diagnostic::on_unimplemented(
     message = "resil policies need the function to return `Result<T, E>`, not `{Self}`",
@@ -192,6 +248,16 @@ pub fn finish<T, E: FromResilError>(result: Result<T, Failure<E>>) -> Result<T, 
     }
 }
 
+/// [`finish`] with the converter from [`error_converter`].
+#[inline]
+pub fn finish_with<T, E>(result: Result<T, Failure<E>>, convert: fn(Error) -> E) -> Result<T, E> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(Failure::Inner(error)) => Err(error),
+        Err(Failure::Rejected(rejection)) => Err(convert(rejection)),
+    }
+}
+
 /// Owned arguments that a retried function passes again on each attempt.
 #[diagnostic::on_unimplemented(
     message = "`#[retry]` passes each owned argument to every attempt, so `{Self}` must implement `Clone`",
@@ -206,6 +272,66 @@ impl<T: Clone> RetryArg for T {}
 #[inline]
 pub fn clone_arg<T: RetryArg>(argument: &T) -> T {
     argument.clone()
+}
+
+/// Owned arguments that `#[fallback]` passes to the fallback as well as to
+/// the body.
+#[diagnostic::on_unimplemented(
+    message = "`#[fallback]` passes each owned argument to the fallback too, so `{Self}` must implement `Clone`",
+    label = "this argument is not `Clone`",
+    note = "take the argument by reference (`&{Self}`), implement `Clone` for it, or put a `#[retry]` below the `#[fallback]`, which leaves the arguments to the fallback"
+)]
+pub trait FallbackArg: Clone {}
+
+impl<T: Clone> FallbackArg for T {}
+
+/// The fallback's copy of an owned argument, taken before the body runs.
+#[inline]
+pub fn clone_fallback_arg<T: FallbackArg>(argument: &T) -> T {
+    argument.clone()
+}
+
+/// Picks the errors a fallback answers: every error, or only rejections
+/// (`rejections_only`). `Ok(error)` goes to the fallback, with a rejection
+/// turned into `E` by `convert`; `Err(failure)` passes on unchanged.
+#[inline]
+pub fn fallback_error<E, C>(
+    failure: Failure<E>,
+    rejections_only: bool,
+    convert: C,
+) -> Result<E, Failure<E>>
+where
+    C: FnOnce(Error) -> E,
+{
+    match failure {
+        Failure::Inner(error) if rejections_only => Err(Failure::Inner(error)),
+        Failure::Inner(error) => Ok(error),
+        Failure::Rejected(rejection) => Ok(convert(rejection)),
+    }
+}
+
+/// What a `#[fallback]` function must return: a future of the function's
+/// own return type `R`.
+#[diagnostic::on_unimplemented(
+    message = "the fallback must be an `async fn` returning `{R}`, like the function it stands in for",
+    label = "`{Self}` is not a future",
+    note = "the fallback takes the function's arguments, then its error, and returns what the function returns: `async fn fallback(<the same arguments>, error: E) -> {R}`"
+)]
+pub trait FallbackFuture<R>: Future<Output = R> {}
+
+impl<R, F: Future<Output = R>> FallbackFuture<R> for F {}
+
+/// Checks the fallback's type where the error can name it.
+#[inline(always)]
+pub fn fallback_future<R, F: FallbackFuture<R>>(future: F) -> F {
+    future
+}
+
+/// The fallback's answer, as a layer's result: its error is an error like
+/// the body's.
+#[inline]
+pub fn fallback_done<T, E>(result: Result<T, E>) -> Result<T, Failure<E>> {
+    result.map_err(Failure::Inner)
 }
 
 /// Renders an error for the retry log when its type is `Debug`, and as

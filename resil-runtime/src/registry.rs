@@ -1,25 +1,43 @@
 //! The global registry of named policies.
 //!
-//! Policies are registered once (by the first call through a macro-generated
-//! call site, or explicitly) and looked up by name only by tools: the hot
-//! path holds a direct reference in its call site's `static`, so the
-//! `RwLock`s here are never touched per call.
+//! Every policy the program declares is known here from start-up: each
+//! call site's `static` and each declared policy puts itself in a
+//! link-time list (a `linkme` distributed slice), which the first call to
+//! [`registry()`] walks. A policy is *built* (its state allocated) the
+//! first time it is called or looked up, with the settings in force then,
+//! so configuration loaded at start-up can change any setting. Only tools
+//! look policies up by name: the hot path holds a direct reference in its
+//! call site's `static`, so the locks here are never touched per call.
+
+pub(crate) mod entry;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, Once, PoisonError, RwLock};
 
 use serde::Serialize;
 
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
+use crate::config::schema::{self, Field};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::health::{self, HealthReport, Status};
+use crate::keyed::KeyOptions;
+use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
+use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
+
+pub(crate) use entry::{Entry, build, compose};
 
 static REGISTRY: Registry = Registry::new();
+static START: Once = Once::new();
 
 /// The registry of every named policy in the program.
+///
+/// The first call walks every policy the program declares (attributes and
+/// [`policy!`](crate::policy) declarations, wherever they are, even inside
+/// functions never called yet), so [`Registry::policies`] lists them all
+/// before any call.
 ///
 /// ```
 /// use resil::{registry, CircuitBreakerConfig};
@@ -37,6 +55,7 @@ static REGISTRY: Registry = Registry::new();
 /// assert!(found);
 /// ```
 pub fn registry() -> &'static Registry {
+    START.call_once(|| crate::declared::declare_all(&REGISTRY));
     &REGISTRY
 }
 
@@ -45,7 +64,12 @@ pub struct Registry {
     circuit_breakers: Table<CircuitBreaker>,
     bulkheads: Table<Bulkhead>,
     retries: Table<RetryPolicy>,
+    timeouts: Table<TimeoutPolicy>,
+    rate_limiters: Table<RateLimiter>,
     conflicts: Mutex<Vec<ConfigError>>,
+    /// Serialises configuration changes, so each is checked and applied
+    /// whole.
+    pub(crate) configuring: Mutex<crate::config::Switches>,
 }
 
 /// A policy's kind and name.
@@ -57,8 +81,9 @@ pub struct PolicyId {
     pub name: String,
 }
 
-/// Every registered policy's state and counters at one moment; serializes
-/// to the JSON a `/health` endpoint returns.
+/// Every built policy's state and counters at one moment; serializes to the
+/// JSON a `/health` endpoint returns. Keyed circuit breakers appear once per
+/// key, as `name[key]`.
 ///
 /// ```
 /// let json = serde_json::to_value(resil::registry().snapshot()).unwrap();
@@ -82,6 +107,10 @@ pub struct Snapshot {
     pub bulkheads: Vec<BulkheadSnapshot>,
     /// Retry policies, by name.
     pub retries: Vec<RetrySnapshot>,
+    /// Timeouts, by name.
+    pub timeouts: Vec<TimeoutSnapshot>,
+    /// Rate limiters, by name.
+    pub rate_limiters: Vec<RateLimiterSnapshot>,
 }
 
 /// A kind of policy the registry holds. Public only so generated call sites
@@ -96,16 +125,22 @@ pub trait Registered: Sized + Send + Sync + 'static {
     /// A policy with these settings, or what is wrong with them.
     fn build(name: PolicyName, config: Self::Config) -> Result<Self, ConfigError>;
     /// The settings in force.
-    fn config_of(&self) -> &Self::Config;
+    fn config_of(&self) -> Self::Config;
 }
 
-/// Where the registry keeps each kind.
-pub(crate) trait Tabled: Registered {
+/// Where the registry keeps each kind, and how configuration changes it.
+pub(crate) trait Tabled: Registered + Named {
     fn table(registry: &Registry) -> &Table<Self>;
+    /// The settings configuration may change.
+    fn fields() -> &'static [Field<Self::Config>];
+    fn validate(config: &Self::Config, policy: &str) -> Result<(), ConfigError>;
+    /// Whether a built policy can take `config` while it runs.
+    fn check_reconfigure(&self, config: &Self::Config) -> Result<(), ConfigError>;
+    fn reconfigure(&self, config: Self::Config) -> Result<(), ConfigError>;
 }
 
 macro_rules! registered {
-    ($policy:ty, $config:ty, $kind:ident, $field:ident) => {
+    ($policy:ty, $config:ty, $kind:ident, $field:ident $(, fields: $fields:expr)?) => {
         impl Registered for $policy {
             const KIND: PolicyKind = PolicyKind::$kind;
             type Config = $config;
@@ -114,7 +149,7 @@ macro_rules! registered {
                 <$policy>::new(name, config)
             }
 
-            fn config_of(&self) -> &$config {
+            fn config_of(&self) -> $config {
                 self.config()
             }
         }
@@ -123,6 +158,43 @@ macro_rules! registered {
             fn table(registry: &Registry) -> &Table<Self> {
                 &registry.$field
             }
+
+            fn validate(config: &$config, policy: &str) -> Result<(), ConfigError> {
+                config.validate(policy)
+            }
+
+            registered!(@live $policy, $config $(, $fields)?);
+        }
+    };
+    (@live $policy:ty, $config:ty, $fields:expr) => {
+        fn fields() -> &'static [Field<$config>] {
+            $fields
+        }
+
+        fn check_reconfigure(&self, config: &$config) -> Result<(), ConfigError> {
+            <$policy>::check_reconfigure(self, config)
+        }
+
+        fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
+            <$policy>::reconfigure(self, config)
+        }
+    };
+    (@live $policy:ty, $config:ty) => {
+        fn fields() -> &'static [Field<$config>] {
+            &[]
+        }
+
+        fn check_reconfigure(&self, _: &$config) -> Result<(), ConfigError> {
+            Err(ConfigError::InvalidValue {
+                kind: Self::KIND,
+                policy: self.name().to_string(),
+                key: "config",
+                reason: "cannot change while the program runs".to_owned(),
+            })
+        }
+
+        fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
+            self.check_reconfigure(&config)
         }
     };
 }
@@ -131,61 +203,137 @@ registered!(
     CircuitBreaker,
     CircuitBreakerConfig,
     CircuitBreaker,
-    circuit_breakers
+    circuit_breakers,
+    fields: schema::CIRCUIT_BREAKER
 );
-registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads);
-registered!(RetryPolicy, RetryConfig, Retry, retries);
+registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads, fields: schema::BULKHEAD);
+registered!(RetryPolicy, RetryConfig, Retry, retries, fields: schema::RETRY);
+registered!(TimeoutPolicy, TimeoutConfig, Timeout, timeouts, fields: schema::TIMEOUT);
+registered!(
+    RateLimiter,
+    RateLimiterConfig,
+    RateLimiter,
+    rate_limiters,
+    fields: schema::RATE_LIMITER
+);
 
-pub(crate) struct Table<P>(RwLock<BTreeMap<PolicyName, Arc<P>>>);
+pub(crate) struct Table<P: Tabled>(RwLock<BTreeMap<PolicyName, Arc<Entry<P>>>>);
+
+/// What declaring a name found.
+enum Declared<P: Tabled> {
+    /// A new entry, or one declared before with the same settings.
+    Agreed(Arc<Entry<P>>),
+    /// One declared before with other settings, which stay in force.
+    Conflicting(Arc<Entry<P>>, ConfigError),
+}
 
 impl<P: Tabled> Table<P> {
     const fn new() -> Self {
         Self(RwLock::new(BTreeMap::new()))
     }
 
+    /// The policy `name` if there is one, for look-ups that need no error.
     fn find(&self, name: &str) -> Option<Arc<P>> {
+        self.get(name).ok()
+    }
+
+    pub(crate) fn entry(&self, name: &str) -> Option<Arc<Entry<P>>> {
         let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
         map.get(name).cloned()
     }
 
-    fn get(&self, name: &str) -> Result<Arc<P>, ConfigError> {
+    pub(crate) fn entries(&self) -> Vec<Arc<Entry<P>>> {
         let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(name)
-            .cloned()
-            .ok_or_else(|| ConfigError::UnknownPolicy {
+        map.values().cloned().collect()
+    }
+
+    pub(crate) fn names(&self) -> Vec<PolicyName> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.keys().cloned().collect()
+    }
+
+    pub(crate) fn unknown(&self, name: &str) -> ConfigError {
+        ConfigError::UnknownPolicy {
+            kind: P::KIND,
+            name: name.to_owned(),
+            known: self.names().iter().map(|n| n.to_string()).collect(),
+        }
+    }
+
+    /// The policy `name`, or the member `key` of a keyed policy written
+    /// `name[key]`; built if it was not yet.
+    fn get(&self, name: &str) -> Result<Arc<P>, ConfigError> {
+        if let Some(entry) = self.entry(name) {
+            return match &entry.keys {
+                None => Ok(entry.policy()),
+                Some(keys) => Err(ConfigError::UnknownPolicy {
+                    kind: P::KIND,
+                    name: name.to_owned(),
+                    known: keys
+                        .members()
+                        .iter()
+                        .map(|p| p.policy_name().to_string())
+                        .collect(),
+                }),
+            };
+        }
+        if let Some((group, key)) = name.strip_suffix(']').and_then(|n| n.split_once('['))
+            && let Some(entry) = self.entry(group)
+            && let Some(keys) = &entry.keys
+        {
+            return keys.find(key).ok_or_else(|| ConfigError::UnknownPolicy {
                 kind: P::KIND,
                 name: name.to_owned(),
-                known: map.keys().map(|k| k.to_string()).collect(),
-            })
+                known: keys
+                    .members()
+                    .iter()
+                    .map(|p| p.policy_name().to_string())
+                    .collect(),
+            });
+        }
+        Err(self.unknown(name))
     }
 
-    /// Registers `name`, or returns the policy already registered under it.
-    fn get_or_register(
+    /// Declares `name`, or finds the entry declared under it before.
+    fn declare_shared(
         &self,
         name: PolicyName,
-        config: P::Config,
-    ) -> Result<Registration<P>, ConfigError> {
-        if let Some(existing) = self
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&name)
-        {
-            return Ok(check_same(existing, &name, &config));
+        code: P::Config,
+        keys: Option<KeyOptions>,
+    ) -> Declared<P> {
+        let existing = self.entry(name.as_str());
+        let entry = match existing {
+            Some(entry) => entry,
+            None => {
+                let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+                Arc::clone(
+                    map.entry(name.clone())
+                        .or_insert_with(|| Arc::new(Entry::new(name.clone(), code, keys))),
+                )
+            }
+        };
+        if entry.code == code && entry.keys.is_some() == keys.is_some() {
+            return Declared::Agreed(entry);
         }
-        let policy = Arc::new(P::build(name.clone(), config)?);
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(name.clone()).or_insert(policy);
-        Ok(check_same(entry, &name, &config))
+        let shape = |config: &P::Config, keyed: bool| {
+            format!("{config:?}{}", if keyed { " (keyed)" } else { "" })
+        };
+        let conflict = ConfigError::Conflict {
+            kind: P::KIND,
+            name: name.to_string(),
+            in_force: shape(&entry.code, entry.keys.is_some()),
+            ignored: shape(&code, keys.is_some()),
+        };
+        Declared::Conflicting(entry, conflict)
     }
 
-    /// Registers a new policy under `name`, or under the first free
-    /// `name#N` if it is taken.
-    fn register_unique(
+    /// Declares a new entry under `name`, or under the first free `name#N`.
+    fn declare_unique(
         &self,
         name: &'static str,
-        config: P::Config,
-    ) -> Result<Arc<P>, ConfigError> {
+        code: P::Config,
+        keys: Option<KeyOptions>,
+    ) -> Arc<Entry<P>> {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let mut candidate = PolicyName::from_static(name);
         let mut suffix = 1;
@@ -193,49 +341,41 @@ impl<P: Tabled> Table<P> {
             suffix += 1;
             candidate = PolicyName::from(format!("{name}#{suffix}"));
         }
-        let policy = Arc::new(P::build(candidate.clone(), config)?);
-        map.insert(candidate, Arc::clone(&policy));
-        Ok(policy)
+        let entry = Arc::new(Entry::new(candidate.clone(), code, keys));
+        map.insert(candidate, Arc::clone(&entry));
+        entry
     }
 
+    /// Every built policy, keyed members included.
     fn all(&self) -> Vec<Arc<P>> {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.values().cloned().collect()
-    }
-
-    fn names(&self) -> Vec<PolicyName> {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.keys().cloned().collect()
+        self.entries()
+            .iter()
+            .flat_map(|entry| entry.live())
+            .collect()
     }
 }
 
-/// The policy a registration resolved to.
-enum Registration<P> {
-    /// Registered now, or registered before with the same settings.
-    Agreed(Arc<P>),
-    /// Registered before with other settings, which stay in force.
-    Conflicting(Arc<P>, ConfigError),
+/// Policies that know their name.
+pub(crate) trait Named {
+    fn policy_name(&self) -> &PolicyName;
 }
 
-fn check_same<P: Registered>(
-    existing: &Arc<P>,
-    name: &PolicyName,
-    config: &P::Config,
-) -> Registration<P> {
-    if existing.config_of() == config {
-        Registration::Agreed(Arc::clone(existing))
-    } else {
-        Registration::Conflicting(
-            Arc::clone(existing),
-            ConfigError::Conflict {
-                kind: P::KIND,
-                name: name.to_string(),
-                in_force: format!("{:?}", existing.config_of()),
-                ignored: format!("{config:?}"),
-            },
-        )
-    }
+macro_rules! named {
+    ($($policy:ty),*) => {$(
+        impl Named for $policy {
+            fn policy_name(&self) -> &PolicyName {
+                self.name()
+            }
+        }
+    )*};
 }
+named!(
+    CircuitBreaker,
+    Bulkhead,
+    RetryPolicy,
+    TimeoutPolicy,
+    RateLimiter
+);
 
 impl Registry {
     const fn new() -> Self {
@@ -243,11 +383,19 @@ impl Registry {
             circuit_breakers: Table::new(),
             bulkheads: Table::new(),
             retries: Table::new(),
+            timeouts: Table::new(),
+            rate_limiters: Table::new(),
             conflicts: Mutex::new(Vec::new()),
+            configuring: Mutex::new(crate::config::Switches::new()),
         }
     }
 
-    /// The circuit breaker registered as `name`.
+    pub(crate) fn table<P: Tabled>(&self) -> &Table<P> {
+        P::table(self)
+    }
+
+    /// The circuit breaker registered as `name` (a keyed one's member as
+    /// `name[key]`).
     pub fn circuit_breaker(&self, name: &str) -> Result<Arc<CircuitBreaker>, ConfigError> {
         self.circuit_breakers.get(name)
     }
@@ -268,9 +416,19 @@ impl Registry {
         self.retries.get(name)
     }
 
+    /// The timeout registered as `name`.
+    pub fn timeout(&self, name: &str) -> Result<Arc<TimeoutPolicy>, ConfigError> {
+        self.timeouts.get(name)
+    }
+
+    /// The rate limiter registered as `name`.
+    pub fn rate_limiter(&self, name: &str) -> Result<Arc<RateLimiter>, ConfigError> {
+        self.rate_limiters.get(name)
+    }
+
     /// Registers a circuit breaker, or returns the one already registered
-    /// under `name` if its settings are the same. Different settings are a
-    /// [`ConfigError::Conflict`] and change nothing.
+    /// under `name` if its settings in code are the same. Different settings
+    /// are a [`ConfigError::Conflict`] and change nothing.
     pub fn register_circuit_breaker(
         &self,
         name: impl Into<PolicyName>,
@@ -299,61 +457,87 @@ impl Registry {
         self.register(name.into(), config)
     }
 
+    /// Registers a timeout; see
+    /// [`register_circuit_breaker`](Self::register_circuit_breaker).
+    pub fn register_timeout(
+        &self,
+        name: impl Into<PolicyName>,
+        config: TimeoutConfig,
+    ) -> Result<Arc<TimeoutPolicy>, ConfigError> {
+        self.register(name.into(), config)
+    }
+
+    /// Registers a rate limiter; see
+    /// [`register_circuit_breaker`](Self::register_circuit_breaker).
+    pub fn register_rate_limiter(
+        &self,
+        name: impl Into<PolicyName>,
+        config: RateLimiterConfig,
+    ) -> Result<Arc<RateLimiter>, ConfigError> {
+        self.register(name.into(), config)
+    }
+
     fn register<P: Tabled>(
         &self,
         name: PolicyName,
         config: P::Config,
     ) -> Result<Arc<P>, ConfigError> {
-        match P::table(self).get_or_register(name, config)? {
-            Registration::Agreed(policy) => Ok(policy),
-            Registration::Conflicting(_, conflict) => Err(conflict),
+        P::validate(&config, name.as_str())?;
+        match P::table(self).declare_shared(name, config, None) {
+            Declared::Agreed(entry) => Ok(entry.policy()),
+            Declared::Conflicting(_, conflict) => Err(conflict),
         }
     }
 
-    /// For generated call sites: never fails. A conflicting declaration
-    /// shares the policy registered first, and the conflict is logged and
-    /// kept for [`conflicts`](Self::conflicts).
-    pub(crate) fn site<P: Tabled>(
+    /// For call sites and declared policies: never fails. Settings that do
+    /// not validate (only a hand-written site can have them: the macros and
+    /// `const` declarations check them at compile time) are replaced by the
+    /// defaults; a conflicting declaration shares the entry declared first.
+    /// Both are logged and kept for [`conflicts`](Self::conflicts).
+    pub(crate) fn declare<P: Tabled>(
         &self,
         name: &'static str,
         config: P::Config,
         shared: bool,
-    ) -> Arc<P> {
-        let registered = if shared {
-            P::table(self).get_or_register(PolicyName::from_static(name), config)
-        } else {
-            P::table(self)
-                .register_unique(name, config)
-                .map(Registration::Agreed)
-        };
-        let name = PolicyName::from_static(name);
-        match registered {
-            Ok(Registration::Agreed(policy)) => policy,
-            Ok(Registration::Conflicting(policy, conflict)) => {
-                tracing::error!(target: "resil", %conflict, "conflicting policy declarations");
-                self.conflicts
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(conflict);
-                policy
-            }
+        keys: Option<KeyOptions>,
+    ) -> Arc<Entry<P>> {
+        let config = match P::validate(&config, name) {
+            Ok(()) => config,
             Err(invalid) => {
-                // The macros validate at compile time, so this is reached only
-                // by a hand-written call site. Fall back to the defaults
-                // rather than fail every call.
                 tracing::error!(target: "resil", %invalid, "invalid policy configuration; using defaults");
-                self.conflicts
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(invalid);
-                let fallback = P::build(name, Default::default());
-                Arc::new(fallback.expect("default configurations are valid"))
+                self.record(invalid);
+                Default::default()
+            }
+        };
+        if !shared {
+            return P::table(self).declare_unique(name, config, keys);
+        }
+        match P::table(self).declare_shared(PolicyName::from_static(name), config, keys) {
+            Declared::Agreed(entry) => entry,
+            Declared::Conflicting(entry, conflict) => {
+                tracing::error!(target: "resil", %conflict, "conflicting policy declarations");
+                self.record(conflict);
+                if entry.keys.is_some() == keys.is_some() {
+                    entry
+                } else {
+                    // Keyed and unkeyed cannot share one entry: this site
+                    // gets a policy the registry does not list.
+                    Arc::new(Entry::new(PolicyName::from_static(name), config, keys))
+                }
             }
         }
     }
 
-    /// Declarations that gave one name different settings, in the order they
-    /// were found. Call it in a start-up check or a test:
+    fn record(&self, error: ConfigError) {
+        self.conflicts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(error);
+    }
+
+    /// Declarations that gave one name different settings, and settings in
+    /// code that did not validate, in the order they were found. Call it in
+    /// a start-up check or a test:
     /// `assert!(resil::registry().conflicts().is_empty())`.
     pub fn conflicts(&self) -> Vec<ConfigError> {
         self.conflicts
@@ -362,22 +546,37 @@ impl Registry {
             .clone()
     }
 
-    /// Every registered policy, by kind and then name.
+    /// Every declared or registered policy, by kind and then name, whether
+    /// or not it was called yet; keyed circuit breakers once by their own
+    /// name and once per key, as `name[key]`.
     pub fn policies(&self) -> Vec<PolicyId> {
-        let ids = |kind: PolicyKind, names: Vec<PolicyName>| {
-            names.into_iter().map(move |name| PolicyId {
-                kind,
-                name: name.to_string(),
-            })
-        };
-        ids(PolicyKind::CircuitBreaker, self.circuit_breakers.names())
-            .chain(ids(PolicyKind::Bulkhead, self.bulkheads.names()))
-            .chain(ids(PolicyKind::Retry, self.retries.names()))
-            .collect()
+        fn ids<P: Tabled>(table: &Table<P>) -> Vec<PolicyId> {
+            let mut ids = Vec::new();
+            for entry in table.entries() {
+                ids.push(PolicyId {
+                    kind: P::KIND,
+                    name: entry.name.to_string(),
+                });
+                if entry.keys.is_some() {
+                    ids.extend(entry.live().iter().map(|member| PolicyId {
+                        kind: P::KIND,
+                        name: member.policy_name().to_string(),
+                    }));
+                }
+            }
+            ids
+        }
+        let mut all = ids(&self.circuit_breakers);
+        all.extend(ids(&self.bulkheads));
+        all.extend(ids(&self.retries));
+        all.extend(ids(&self.rate_limiters));
+        all.extend(ids(&self.timeouts));
+        all
     }
 
-    /// Every policy's state and counters, with the overall health and any
-    /// conflicting declarations.
+    /// Every built policy's state and counters, with the overall health and
+    /// any conflicting declarations. Policies never called and never looked
+    /// up are not built yet and do not appear.
     pub fn snapshot(&self) -> Snapshot {
         let circuit_breakers: Vec<CircuitBreakerSnapshot> = self
             .circuit_breakers
@@ -400,6 +599,13 @@ impl Registry {
             circuit_breakers,
             bulkheads,
             retries: self.retries.all().iter().map(|r| r.snapshot()).collect(),
+            timeouts: self.timeouts.all().iter().map(|t| t.snapshot()).collect(),
+            rate_limiters: self
+                .rate_limiters
+                .all()
+                .iter()
+                .map(|r| r.snapshot())
+                .collect(),
         }
     }
 
@@ -420,13 +626,8 @@ impl Registry {
             PolicyKind::CircuitBreaker => self.circuit_breaker(name)?.reset(),
             PolicyKind::Bulkhead => self.bulkhead(name)?.reset(),
             PolicyKind::Retry => self.retry(name)?.reset(),
-            other => {
-                return Err(ConfigError::UnknownPolicy {
-                    kind: other,
-                    name: name.to_owned(),
-                    known: Vec::new(),
-                });
-            }
+            PolicyKind::Timeout => self.timeout(name)?.reset(),
+            PolicyKind::RateLimiter => self.rate_limiter(name)?.reset(),
         }
         Ok(())
     }

@@ -302,8 +302,7 @@ async fn force_open_force_closed_and_reset() {
         outcome.into_result(CALLS.hit())
     }
 
-    registry().force_open("cb-force").unwrap_err(); // not registered before its first call
-    let _ = call(Outcome::Ok).await;
+    // Known from start-up: it can be forced open before its first call.
     registry().force_open("cb-force").unwrap();
     assert!(is_open_rejection(&call(Outcome::Ok).await, "cb-force"));
     advance(Duration::from_secs(3600)).await;
@@ -352,4 +351,150 @@ async fn the_snapshot_counts_every_outcome() {
     );
     assert_eq!(s.state, CircuitState::Open);
     assert_eq!(s.half_open_in_ms, Some(60_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_counts_the_calls_of_the_last_window_only() {
+    #[circuit_breaker(name = "cb-time-window", failure_rate = 0.5, window = 64s, min_calls = 4,
+                      threshold = 100)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    // Three failures, spread out: not enough calls yet.
+    for _ in 0..3 {
+        let _ = call(Outcome::Fail).await;
+        advance(Duration::from_secs(10)).await;
+    }
+    assert_eq!(state("cb-time-window"), CircuitState::Closed);
+    // t = 30s. Two successes: 3 failed of 5, but the first failure (t = 0)
+    // slides out of the window at t = 64s, so wait until then.
+    let _ = call(Outcome::Ok).await;
+    let _ = call(Outcome::Ok).await;
+    advance(Duration::from_secs(35)).await;
+    let window = registry()
+        .circuit_breaker("cb-time-window")
+        .unwrap()
+        .snapshot();
+    assert_eq!(
+        window.window_calls,
+        Some(4),
+        "the call at t = 0 has left the window"
+    );
+    assert_eq!(window.failure_rate, Some(0.5));
+    // t = 65s: 2 failed of 4 in the window. Two successes make it 2 of 6...
+    let _ = call(Outcome::Ok).await;
+    let _ = call(Outcome::Ok).await;
+    assert_eq!(state("cb-time-window"), CircuitState::Closed);
+    // ...and two more failures 4 of 8: half, so it opens.
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-time-window"), CircuitState::Closed, "3 of 7");
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-time-window"), CircuitState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_that_slid_out_of_the_time_window_do_not_open_it() {
+    #[circuit_breaker(name = "cb-time-slide", failure_rate = 0.6, window = 10s, min_calls = 3,
+                      threshold = 100)]
+    async fn call(outcome: Outcome) -> Result<u32, TestError> {
+        outcome.into_result(0)
+    }
+
+    let _ = call(Outcome::Fail).await;
+    let _ = call(Outcome::Fail).await;
+    // Long enough for both to leave the window.
+    advance(Duration::from_secs(11)).await;
+    let _ = call(Outcome::Ok).await;
+    let _ = call(Outcome::Fail).await;
+    let _ = call(Outcome::Ok).await;
+    assert_eq!(state("cb-time-slide"), CircuitState::Closed, "1 of 3");
+    // Without the slide it would be 3 of 5 = 0.6: the same calls, kept.
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-time-slide"), CircuitState::Closed, "2 of 4");
+    let _ = call(Outcome::Fail).await;
+    assert_eq!(state("cb-time-slide"), CircuitState::Open, "3 of 5");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_successes_open_the_breaker_at_slow_rate() {
+    static CALLS: Calls = Calls::new();
+    #[circuit_breaker(name = "cb-slow", slow_call = 2s, slow_rate = 0.5, window = 4)]
+    async fn call(delay: Duration) -> Result<u32, TestError> {
+        tokio::time::sleep(delay).await;
+        Ok(CALLS.hit())
+    }
+
+    let quick = Duration::from_millis(100);
+    let slow = Duration::from_millis(2_001);
+    assert!(call(quick).await.is_ok());
+    assert!(call(slow).await.is_ok());
+    // Exactly the bound is not slower than it.
+    assert!(call(Duration::from_secs(2)).await.is_ok());
+    assert_eq!(state("cb-slow"), CircuitState::Closed);
+    // The fourth call fills the window: 2 slow of 4.
+    assert!(
+        call(slow).await.is_ok(),
+        "a slow call still returns its answer"
+    );
+    assert_eq!(state("cb-slow"), CircuitState::Open);
+    let rejected = call(quick).await;
+    assert!(is_open_rejection(&rejected, "cb-slow"), "{rejected:?}");
+    let snapshot = registry().circuit_breaker("cb-slow").unwrap().snapshot();
+    assert_eq!(
+        (snapshot.successes, snapshot.failures, snapshot.slow_calls),
+        (4, 0, 2)
+    );
+    assert_eq!(CALLS.get(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_calls_wait_for_min_calls_and_a_slow_trial_reopens() {
+    #[circuit_breaker(name = "cb-slow-trial", slow_call = 1s, window = 60s, min_calls = 3,
+                      timeout = 10s, success_threshold = 1)]
+    async fn call(delay: Duration) -> Result<u32, TestError> {
+        tokio::time::sleep(delay).await;
+        Ok(0)
+    }
+
+    let slow = Duration::from_secs(2);
+    // Every call slow (the default slow_rate is 1.0), but only the third
+    // reaches min_calls.
+    let _ = call(slow).await;
+    let _ = call(slow).await;
+    assert_eq!(state("cb-slow-trial"), CircuitState::Closed);
+    let _ = call(slow).await;
+    assert_eq!(state("cb-slow-trial"), CircuitState::Open);
+
+    advance(Duration::from_secs(10)).await;
+    // The trial answers, slowly: the dependency is not well yet.
+    assert!(call(slow).await.is_ok());
+    assert_eq!(state("cb-slow-trial"), CircuitState::Open);
+    advance(Duration::from_secs(10)).await;
+    assert!(call(Duration::from_millis(10)).await.is_ok());
+    assert_eq!(state("cb-slow-trial"), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_failure_counts_as_slow_and_as_failed() {
+    #[circuit_breaker(name = "cb-slow-fail", failure_rate = 1.0, slow_call = 1s, slow_rate = 1.0,
+                      window = 2, threshold = 100)]
+    async fn call(delay: Duration, outcome: Outcome) -> Result<u32, TestError> {
+        tokio::time::sleep(delay).await;
+        outcome.into_result(0)
+    }
+
+    let _ = call(Duration::from_secs(2), Outcome::Fail).await;
+    let _ = call(Duration::from_secs(2), Outcome::Ok).await;
+    let snapshot = registry()
+        .circuit_breaker("cb-slow-fail")
+        .unwrap()
+        .snapshot();
+    assert_eq!(snapshot.slow_call_rate, Some(1.0));
+    assert_eq!(snapshot.failure_rate, Some(0.5));
+    assert_eq!(
+        state("cb-slow-fail"),
+        CircuitState::Open,
+        "every call in the window was slow"
+    );
 }

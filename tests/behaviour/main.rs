@@ -6,9 +6,15 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod config;
+mod declared;
+mod fallback;
+mod keyed;
+mod rate_limit;
 mod registry;
 mod retry;
 mod stack;
+mod timeout;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

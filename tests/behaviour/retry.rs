@@ -300,3 +300,104 @@ async fn owned_borrowed_and_mut_self_arguments_survive_every_attempt() {
     assert_eq!(client.send("/v1", "hello".to_owned(), 7).await, Ok(5));
     assert_eq!(client.attempts, vec!["/v1:hello:7"; 3]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_schedules_no_wait_that_would_end_past_it() {
+    static STARTS: Starts = Starts::new();
+    #[retry(name = "rt-elapsed", max = 10, backoff = constant, initial = 100ms, jitter = none,
+            max_elapsed = 350ms)]
+    async fn call() -> Result<u32, TestError> {
+        STARTS.mark();
+        Err(TestError::Upstream(0))
+    }
+
+    let started = Instant::now();
+    assert_eq!(call().await, Err(TestError::Upstream(0)));
+    // Attempts at 0, 100, 200 and 300ms; a fifth would start at 400ms.
+    assert_eq!(STARTS.gaps(), [MS * 100; 3]);
+    assert_eq!(started.elapsed(), MS * 300, "no wait was scheduled past it");
+    let s = registry().retry("rt-elapsed").unwrap().snapshot();
+    assert_eq!(
+        (s.failed, s.exhausted, s.deadline_reached, s.retries),
+        (1, 0, 1, 3)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_elapsed_counts_the_time_attempts_take() {
+    static CALLS: Calls = Calls::new();
+    #[retry(max = 10, backoff = constant, initial = 10ms, jitter = none, max_elapsed = 400ms)]
+    async fn call() -> Result<u32, TestError> {
+        tokio::time::sleep(MS * 200).await;
+        Err(TestError::Upstream(CALLS.hit()))
+    }
+
+    let started = Instant::now();
+    // 0-200ms, wait, 210-410ms: past the deadline, so no third attempt.
+    assert_eq!(call().await, Err(TestError::Upstream(2)));
+    assert_eq!(started.elapsed(), MS * 410);
+}
+
+/// A server's `Retry-After`, as the body's error carries it.
+fn server_retry_after(error: &TestError) -> Option<Duration> {
+    match error {
+        TestError::Upstream(seconds) => Some(Duration::from_secs(u64::from(*seconds))),
+        _ => None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_errors_retry_after_overrides_a_shorter_backoff_even_past_max_delay() {
+    static STARTS: Starts = Starts::new();
+    static CALLS: Calls = Calls::new();
+    #[retry(max = 4, initial = 10ms, max_delay = 1s, jitter = none,
+            retry_after = server_retry_after)]
+    async fn call() -> Result<u32, TestError> {
+        STARTS.mark();
+        match CALLS.hit() {
+            // "come back in 3s", then "in 0s", then success.
+            1 => Err(TestError::Upstream(3)),
+            2 => Err(TestError::Upstream(0)),
+            n => Ok(n),
+        }
+    }
+
+    assert_eq!(call().await, Ok(3));
+    // 3s honoured beyond max_delay; a 0s hint does not shorten the 20ms backoff.
+    assert_eq!(STARTS.gaps(), [Duration::from_secs(3), MS * 20]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_that_would_end_past_max_elapsed_ends_the_retries() {
+    static CALLS: Calls = Calls::new();
+    #[retry(name = "rt-after-deadline", max = 5, initial = 10ms, max_elapsed = 2s,
+            retry_after = server_retry_after)]
+    async fn call() -> Result<u32, TestError> {
+        CALLS.hit();
+        Err(TestError::Upstream(5))
+    }
+
+    let started = Instant::now();
+    // The caller gets the error, which still says when to come back.
+    assert_eq!(call().await, Err(TestError::Upstream(5)));
+    assert_eq!(CALLS.get(), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    let s = registry().retry("rt-after-deadline").unwrap().snapshot();
+    assert_eq!(s.deadline_reached, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejections_retry_after_is_honoured() {
+    static CALLS: Calls = Calls::new();
+    #[retry(max = 3, initial = 1ms, jitter = none, retry_rejections = true)]
+    #[resil::rate_limit(name = "rt-limited", rate = 1, per = 2s)]
+    async fn call() -> Result<u32, TestError> {
+        Ok(CALLS.hit())
+    }
+
+    assert_eq!(call().await, Ok(1));
+    let started = Instant::now();
+    // Rate limited for 2s: the retry waits that long rather than 1ms.
+    assert_eq!(call().await, Ok(2));
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+}

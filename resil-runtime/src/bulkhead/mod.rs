@@ -18,6 +18,7 @@
 mod config;
 mod permit;
 mod queue;
+mod reconfigure;
 
 use crate::sync::AtomicU64;
 use crate::sync::{Mutex, MutexGuard};
@@ -37,6 +38,7 @@ pub(crate) use permit::OwnedBulkheadPermit;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::health::Status;
+use crate::live::LiveBulkheadConfig;
 use queue::Waiter;
 
 pub(crate) const MAX_SLOTS: u32 = 1 << 31;
@@ -70,7 +72,7 @@ pub struct Bulkhead {
     state: AtomicU64,
     counters: Counters,
     waiters: Mutex<VecDeque<Arc<Waiter>>>,
-    config: BulkheadConfig,
+    config: LiveBulkheadConfig,
     name: PolicyName,
 }
 
@@ -134,7 +136,7 @@ impl Bulkhead {
             state: AtomicU64::new(0),
             counters: Counters::default(),
             waiters: Mutex::new(VecDeque::new()),
-            config,
+            config: LiveBulkheadConfig::new(&config),
             name,
         })
     }
@@ -145,8 +147,8 @@ impl Bulkhead {
     }
 
     /// The settings in force.
-    pub fn config(&self) -> &BulkheadConfig {
-        &self.config
+    pub fn config(&self) -> BulkheadConfig {
+        self.config.load()
     }
 
     /// Calls running now.
@@ -171,7 +173,7 @@ impl Bulkhead {
     #[inline]
     pub(crate) fn try_acquire_fast(&self) -> Option<BulkheadPermit<'_>> {
         let mut state = self.state.load(Ordering::Acquire);
-        while waiting(state) == 0 && running(state) < self.config.max_concurrent {
+        while waiting(state) == 0 && running(state) < self.config.max_concurrent() {
             match self.state.compare_exchange_weak(
                 state,
                 state + 1,
@@ -211,9 +213,9 @@ impl Bulkhead {
             let mut state = self.state.load(Ordering::Acquire);
             loop {
                 let (next, takes_slot) =
-                    if waiting(state) == 0 && running(state) < self.config.max_concurrent {
+                    if waiting(state) == 0 && running(state) < self.config.max_concurrent() {
                         (state + 1, true)
-                    } else if waiting(state) < self.config.queue {
+                    } else if waiting(state) < self.config.queue() {
                         (state + WAITING_ONE, false)
                     } else {
                         drop(waiters);
@@ -239,7 +241,7 @@ impl Bulkhead {
         };
         let started = tokio::time::Instant::now();
         let wait = queue::Wait::new(self, waiter);
-        let outcome = tokio::time::timeout(self.config.wait, wait).await;
+        let outcome = tokio::time::timeout(self.config.wait(), wait).await;
         let waited = started.elapsed();
         #[cfg(feature = "metrics")]
         crate::metrics::bulkhead_wait(&self.name, waited);
@@ -303,8 +305,8 @@ impl Bulkhead {
         }
         let error = Error::BulkheadFull {
             policy: self.name.clone(),
-            max_concurrent: self.config.max_concurrent,
-            queue: self.config.queue,
+            max_concurrent: self.config.max_concurrent(),
+            queue: self.config.queue(),
         };
         tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
         events::emit(
@@ -320,6 +322,7 @@ impl Bulkhead {
     /// Counts and occupancy at this moment.
     pub fn snapshot(&self) -> BulkheadSnapshot {
         let state = self.state.load(Ordering::Acquire);
+        let config = self.config.load();
         let admitted = self.counters.admitted.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
         let mut snapshot = BulkheadSnapshot {
@@ -331,12 +334,12 @@ impl Bulkhead {
             timed_out: self.counters.timed_out.load(Ordering::Relaxed),
             in_flight: running(state),
             queued: waiting(state),
-            available: self.config.max_concurrent.saturating_sub(running(state)),
+            available: config.max_concurrent.saturating_sub(running(state)),
             total_wait_ms: Duration::from_micros(self.counters.wait_micros.load(Ordering::Relaxed))
                 .as_millis() as u64,
             health: Status::Healthy,
             score: 1.0,
-            config: self.config,
+            config,
         };
         let assessed = crate::health::assess_bulkhead(&snapshot);
         snapshot.health = assessed.status;
@@ -372,6 +375,10 @@ impl Bulkhead {
     where
         F: Future<Output = Result<T, crate::private::Failure<E>>>,
     {
+        if !crate::config::switch::bulkheads() {
+            // Switched off by configuration: straight through.
+            return call.await;
+        }
         #[cfg(feature = "chaos")]
         let call = match crate::chaos::at_bulkhead(self, call) {
             Ok(call) => call,

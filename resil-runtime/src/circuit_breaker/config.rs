@@ -32,10 +32,15 @@ pub struct CircuitBreakerConfig {
     /// breaker; `None` (the default) counts only consecutive failures.
     pub failure_rate: Option<f64>,
     /// How many of the most recent calls the failure rate is taken over
-    /// (default 10).
+    /// (default 10). Ignored when `time_window` is set.
     pub window: u32,
-    /// Calls the window must have seen before the rate can open the breaker
-    /// (default: the window's size).
+    /// Take the rates over the calls of this last stretch of time instead
+    /// of the last `window` calls (default none). See the module docs for
+    /// how the window slides and what it costs.
+    #[serde(serialize_with = "crate::duration::serialize_option")]
+    pub time_window: Option<Duration>,
+    /// Calls the window must have seen before a rate can open the breaker
+    /// (default: the size of a count window; 10 with a time window).
     pub min_calls: Option<u32>,
     /// How long the breaker stays open before it lets trial calls through
     /// (default 60s).
@@ -45,6 +50,13 @@ pub struct CircuitBreakerConfig {
     pub half_open_max: u32,
     /// Successful trial calls that close the breaker again (default 2).
     pub success_threshold: u32,
+    /// Calls that take longer than this are slow, even when they succeed
+    /// (default none: no call is timed).
+    #[serde(serialize_with = "crate::duration::serialize_option")]
+    pub slow_call: Option<Duration>,
+    /// Share in (0, 1] of slow calls in the window that opens the breaker
+    /// (default 1.0 when `slow_call` is set).
+    pub slow_rate: Option<f64>,
 }
 
 impl CircuitBreakerConfig {
@@ -54,10 +66,13 @@ impl CircuitBreakerConfig {
         threshold: 5,
         failure_rate: None,
         window: 10,
+        time_window: None,
         min_calls: None,
         timeout: Duration::from_secs(60),
         half_open_max: 1,
         success_threshold: 2,
+        slow_call: None,
+        slow_rate: None,
     };
 
     /// Sets `threshold`.
@@ -76,6 +91,35 @@ impl CircuitBreakerConfig {
     pub const fn window(mut self, calls: u32) -> Self {
         self.window = calls;
         self
+    }
+
+    /// Sets `time_window`.
+    pub const fn time_window(mut self, length: Duration) -> Self {
+        self.time_window = Some(length);
+        self
+    }
+
+    /// Sets `slow_call`.
+    pub const fn slow_call(mut self, slower_than: Duration) -> Self {
+        self.slow_call = Some(slower_than);
+        self
+    }
+
+    /// Sets `slow_rate`.
+    pub const fn slow_rate(mut self, rate: f64) -> Self {
+        self.slow_rate = Some(rate);
+        self
+    }
+
+    /// The slow-call rate in force: `slow_rate`, or 1.0 when unset.
+    pub fn effective_slow_rate(&self) -> f64 {
+        self.slow_rate.unwrap_or(1.0)
+    }
+
+    /// Whether the breaker keeps a window: with `failure_rate` or
+    /// `slow_call`.
+    pub fn has_window(&self) -> bool {
+        self.failure_rate.is_some() || self.slow_call.is_some()
     }
 
     /// Sets `min_calls`.
@@ -131,9 +175,32 @@ impl CircuitBreakerConfig {
                 format!("must be from 1 to {}", super::window::MAX_WINDOW),
             );
         }
+        if let Some(rate) = self.slow_rate
+            && !(rate > 0.0 && rate <= 1.0)
+        {
+            return invalid("slow_rate", format!("must be in (0, 1], not {rate}"));
+        }
+        if self.slow_rate.is_some() && self.slow_call.is_none() {
+            return invalid("slow_rate", "only applies with `slow_call`".into());
+        }
+        if self.slow_call.is_some_and(|d| d.is_zero()) {
+            return invalid("slow_call", "must be longer than zero".into());
+        }
+        if let Some(length) = self.time_window
+            && length < super::MIN_TIME_WINDOW
+        {
+            return invalid(
+                "time_window",
+                format!(
+                    "must be at least {}, not {}",
+                    crate::duration::display(super::MIN_TIME_WINDOW),
+                    crate::duration::display(length)
+                ),
+            );
+        }
         match self.min_calls {
             Some(0) => return invalid("min_calls", "must be at least 1".into()),
-            Some(n) if n > self.window => {
+            Some(n) if n > self.window && self.time_window.is_none() => {
                 return invalid(
                     "min_calls",
                     format!("must not exceed `window` ({}), not {n}", self.window),

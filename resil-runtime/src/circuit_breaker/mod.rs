@@ -10,21 +10,49 @@
 //! concurrency: a trial slot is taken by the same CAS that checks the limit.
 //! The closed path is one `Acquire` load before the call and one relaxed
 //! `fetch_add` after it (plus a CAS only when a failure streak is broken).
-//! The failure-rate window is a ring of bits (see `window.rs`), touched only
-//! when `failure_rate` is set. Counters are plain relaxed atomics. No lock,
-//! no allocation and no clock read happen on the closed path; the open path
-//! reads `tokio::time::Instant::now()` once to compare with the deadline.
+//! Counters are plain relaxed atomics. No lock and no allocation happen on
+//! the closed path, and no clock read unless `slow_call` or a time window
+//! asks for one; the open path reads `tokio::time::Instant::now()` once to
+//! compare with the deadline.
+//!
+//! # Windows
+//!
+//! With `failure_rate` or `slow_call` the breaker keeps a sliding window of
+//! recent calls, allocated once when it is built:
+//!
+//! - a **count window** (`window = 100`, the default kind) holds the last
+//!   `window` calls as rings of bits, one for failures and, with
+//!   `slow_call`, one for slow calls (see `window.rs`): 16 bytes per ring
+//!   for 100 calls, so a breaker with a 100-call window stays under 256
+//!   bytes in all;
+//! - a **time window** (`window = 60s`) holds the calls of the last `window`
+//!   in 64 buckets of `window / 64` each, every counter an atomic word that
+//!   carries its bucket's epoch (see `time_window.rs`): 1536 bytes whatever
+//!   the length or the traffic, and one clock read per call.
+//!
+//! The breaker opens when, once the window holds `min_calls` calls, the
+//! share of failures reaches `failure_rate` or the share of slow calls
+//! reaches `slow_rate`.
+//!
+//! # Slow calls
+//!
+//! With `slow_call = 2s`, a permit notes the time it was issued and the
+//! outcome compares the call's duration with the bound: a call that took
+//! longer is slow, whether it succeeded or failed, and is recorded as such
+//! in the window. A slow half-open trial counts as a failed trial.
 
 mod config;
 mod observers;
 mod permit;
+mod reconfigure;
 mod state;
+mod time_window;
 pub(crate) mod window;
 
 use crate::sync::{AtomicI64, AtomicU64};
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -40,9 +68,86 @@ use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::health::Status;
-use observers::Observers;
+use crate::live::LiveCircuitBreakerConfig;
 use state::Word;
-use window::CountWindow;
+use time_window::TimeWindow;
+use window::{CountWindow, WindowTally};
+
+/// The shortest time window: its 64 buckets are then at least 15ms wide.
+pub(crate) const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
+
+/// A permit's start time when the call is not timed.
+pub(crate) const NOT_TIMED: i64 = i64::MIN;
+
+/// The sliding window of recent calls.
+#[derive(Debug)]
+enum Window {
+    Count(CountWindow),
+    Time(TimeWindow),
+}
+
+impl Window {
+    fn new(config: &CircuitBreakerConfig) -> Self {
+        match config.time_window {
+            Some(length) => Window::Time(TimeWindow::new(length)),
+            None => Window::Count(CountWindow::new(config.window, config.slow_call.is_some())),
+        }
+    }
+
+    /// Records a call; returns what the window holds if `evaluate`, or
+    /// always for a count window, where it costs nothing more.
+    fn record(&self, now: &Now, failed: bool, slow: bool, evaluate: bool) -> Option<WindowTally> {
+        match self {
+            Window::Count(window) => Some(window.record(failed, slow)),
+            Window::Time(window) => {
+                let now = now.get();
+                window.record(now, failed, slow);
+                evaluate.then(|| window.tally(now))
+            }
+        }
+    }
+
+    fn tally(&self) -> WindowTally {
+        match self {
+            Window::Count(window) => window.tally(),
+            Window::Time(window) => window.tally(clock::now_nanos()),
+        }
+    }
+
+    fn reset(&self) {
+        match self {
+            Window::Count(window) => window.reset(),
+            Window::Time(window) => window.reset(clock::now_nanos()),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Window::Count(window) => window.heap_bytes(),
+            Window::Time(window) => window.heap_bytes(),
+        }
+    }
+}
+
+/// The clock, read at most once per outcome and only if needed.
+struct Now(std::cell::Cell<Option<i64>>);
+
+impl Now {
+    fn new() -> Self {
+        Self(std::cell::Cell::new(None))
+    }
+
+    fn get(&self) -> i64 {
+        match self.0.get() {
+            Some(now) => now,
+            None => {
+                let now = clock::now_nanos();
+                self.0.set(Some(now));
+                now
+            }
+        }
+    }
+}
 
 /// A circuit breaker: CLOSED, OPEN, HALF_OPEN.
 ///
@@ -72,9 +177,8 @@ pub struct CircuitBreaker {
     state: AtomicU64,
     counters: Counters,
     last_transition_micros: AtomicI64,
-    window: Option<CountWindow>,
-    observers: OnceLock<Box<Observers>>,
-    config: CircuitBreakerConfig,
+    window: Option<Window>,
+    config: LiveCircuitBreakerConfig,
     name: PolicyName,
 }
 
@@ -84,6 +188,7 @@ struct Counters {
     failures: AtomicU64,
     ignored: AtomicU64,
     rejected: AtomicU64,
+    slow: AtomicU64,
 }
 
 /// Counts and state of one breaker at one moment, as the registry's
@@ -112,6 +217,8 @@ pub struct CircuitBreakerSnapshot {
     pub ignored: u64,
     /// Calls rejected without running.
     pub rejected: u64,
+    /// Calls slower than `slow_call` (successes and failures alike).
+    pub slow_calls: u64,
     /// The current run of consecutive failures (closed state only).
     pub consecutive_failures: u32,
     /// Trial calls running now (half-open state only).
@@ -121,8 +228,10 @@ pub struct CircuitBreakerSnapshot {
     pub trial_successes: Option<u32>,
     /// Failure rate over the window, when `failure_rate` is set.
     pub failure_rate: Option<f64>,
-    /// Calls the window holds, when `failure_rate` is set.
+    /// Calls the window holds, when `failure_rate` or `slow_call` is set.
     pub window_calls: Option<u32>,
+    /// Share of slow calls in the window, when `slow_call` is set.
+    pub slow_call_rate: Option<f64>,
     /// Milliseconds until trial calls are let through, while open.
     pub half_open_in_ms: Option<u64>,
     /// Milliseconds since the last state change, if it ever changed.
@@ -149,9 +258,8 @@ impl CircuitBreaker {
             state: AtomicU64::new(Word::initial().0),
             counters: Counters::default(),
             last_transition_micros: AtomicI64::new(i64::MIN),
-            window: config.failure_rate.map(|_| CountWindow::new(config.window)),
-            observers: OnceLock::new(),
-            config,
+            window: config.has_window().then(|| Window::new(&config)),
+            config: LiveCircuitBreakerConfig::new(&config),
             name,
         })
     }
@@ -162,8 +270,8 @@ impl CircuitBreaker {
     }
 
     /// The settings in force.
-    pub fn config(&self) -> &CircuitBreakerConfig {
-        &self.config
+    pub fn config(&self) -> CircuitBreakerConfig {
+        self.config.load()
     }
 
     /// The current state. An open breaker whose timeout has run out still
@@ -186,7 +294,12 @@ impl CircuitBreaker {
         loop {
             match word.state() {
                 CircuitState::Closed | CircuitState::ForcedClosed => {
-                    return Ok(CircuitPermit::new(self, word.generation(), false));
+                    return Ok(CircuitPermit::new(
+                        self,
+                        word.generation(),
+                        false,
+                        self.started(),
+                    ));
                 }
                 CircuitState::Open => {
                     let now = clock::now_micros();
@@ -198,23 +311,35 @@ impl CircuitBreaker {
                     match self.cas(word, next) {
                         Ok(()) => {
                             self.transitioned(CircuitState::Open, CircuitState::HalfOpen);
-                            return Ok(CircuitPermit::new(self, next.generation(), true));
+                            return Ok(CircuitPermit::new(
+                                self,
+                                next.generation(),
+                                true,
+                                self.started(),
+                            ));
                         }
                         Err(actual) => word = actual,
                     }
                 }
                 CircuitState::HalfOpen => {
                     let in_flight = word.trials_in_flight();
-                    if in_flight >= self.config.half_open_max {
+                    if in_flight >= self.config.half_open_max() {
                         return Err(self.reject(Duration::ZERO));
                     }
                     let next = word.with_trials(in_flight + 1, word.trial_successes());
                     match self.cas(word, next) {
-                        Ok(()) => return Ok(CircuitPermit::new(self, word.generation(), true)),
+                        Ok(()) => {
+                            return Ok(CircuitPermit::new(
+                                self,
+                                word.generation(),
+                                true,
+                                self.started(),
+                            ));
+                        }
                         Err(actual) => word = actual,
                     }
                 }
-                CircuitState::ForcedOpen => return Err(self.reject(self.config.timeout)),
+                CircuitState::ForcedOpen => return Err(self.reject(self.config.timeout())),
             }
         }
     }
@@ -244,20 +369,70 @@ impl CircuitBreaker {
             .map_err(Word)
     }
 
-    pub(crate) fn on_success(&self, generation: u16, trial: bool) {
-        self.counters.successes.fetch_add(1, Ordering::Relaxed);
-        if let Some(window) = &self.window {
-            window.record(false);
+    /// When a call starts, if calls are timed (`slow_call`); the only clock
+    /// read a closed breaker makes before the call.
+    #[inline]
+    fn started(&self) -> i64 {
+        if self.config.slow_call().is_some() {
+            clock::now_nanos()
+        } else {
+            NOT_TIMED
         }
+    }
+
+    /// Whether a call that started at `started` was slower than `slow_call`.
+    fn is_slow(&self, started: i64, now: &Now) -> bool {
+        if started == NOT_TIMED {
+            return false;
+        }
+        let Some(bound) = self.config.slow_call() else {
+            return false;
+        };
+        let slow = now.get().saturating_sub(started) > clock::saturating_nanos(bound);
+        if slow {
+            self.counters.slow.fetch_add(1, Ordering::Relaxed);
+        }
+        slow
+    }
+
+    /// Whether the window's rates call for opening.
+    fn rates_reached(&self, tally: WindowTally) -> bool {
+        if tally.calls < self.config.effective_min_calls() {
+            return false;
+        }
+        let failing = self
+            .config
+            .failure_rate()
+            .is_some_and(|limit| tally.rate() >= limit);
+        let slow = self.config.slow_call().is_some()
+            && tally.slow_rate() >= self.config.slow_rate().unwrap_or(1.0);
+        failing || slow
+    }
+
+    pub(crate) fn on_success(&self, generation: u16, trial: bool, started: i64) {
+        self.counters.successes.fetch_add(1, Ordering::Relaxed);
+        let now = Now::new();
+        let slow = self.is_slow(started, &now);
+        // A success can open the breaker only by being slow.
+        let slow_rate_reached = self.window.as_ref().is_some_and(|window| {
+            window
+                .record(&now, false, slow, slow)
+                .is_some_and(|tally| slow && self.rates_reached(tally))
+        });
         let mut word = self.load();
         loop {
             let next = match word.state() {
+                CircuitState::Closed if slow_rate_reached => self.open_word(word),
                 CircuitState::Closed if word.consecutive_failures() != 0 => {
                     word.with_consecutive_failures(0)
                 }
+                // A slow trial says the dependency is not well yet.
+                CircuitState::HalfOpen if trial && word.generation() == generation && slow => {
+                    self.open_word(word)
+                }
                 CircuitState::HalfOpen if trial && word.generation() == generation => {
                     let successes = word.trial_successes() + 1;
-                    if successes >= self.config.success_threshold {
+                    if successes >= self.config.success_threshold() {
                         word.transition(CircuitState::Closed, 0)
                     } else {
                         word.with_trials(word.trials_in_flight().saturating_sub(1), successes)
@@ -268,7 +443,9 @@ impl CircuitBreaker {
             match self.cas(word, next) {
                 Ok(()) => {
                     if next.state() != word.state() {
-                        self.closed_again();
+                        if next.state() == CircuitState::Closed {
+                            self.closed_again();
+                        }
                         self.transitioned(word.state(), next.state());
                     }
                     return;
@@ -278,15 +455,14 @@ impl CircuitBreaker {
         }
     }
 
-    pub(crate) fn on_failure(&self, generation: u16, trial: bool) {
+    pub(crate) fn on_failure(&self, generation: u16, trial: bool, started: i64) {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        let now = Now::new();
+        let slow = self.is_slow(started, &now);
         let rate_reached = self.window.as_ref().is_some_and(|window| {
-            let tally = window.record(true);
-            tally.calls >= self.config.effective_min_calls()
-                && self
-                    .config
-                    .failure_rate
-                    .is_some_and(|limit| tally.rate() >= limit)
+            window
+                .record(&now, true, slow, true)
+                .is_some_and(|tally| self.rates_reached(tally))
         });
         let mut word = self.load();
         loop {
@@ -296,7 +472,7 @@ impl CircuitBreaker {
                 // that outlived its half-open period) cannot re-open it.
                 CircuitState::Closed if word.generation() == generation => {
                     let failures = word.consecutive_failures().saturating_add(1);
-                    if failures >= self.config.threshold || rate_reached {
+                    if failures >= self.config.threshold() || rate_reached {
                         self.open_word(word)
                     } else {
                         word.with_consecutive_failures(failures)
@@ -344,7 +520,7 @@ impl CircuitBreaker {
 
     fn open_word(&self, word: Word) -> Word {
         let deadline =
-            clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout));
+            clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout()));
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))
     }
 
@@ -359,8 +535,8 @@ impl CircuitBreaker {
             .store(clock::now_micros(), Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         crate::metrics::transition(&self.name, from, to);
-        if let Some(observers) = self.observers.get() {
-            observers.notify(&self.name, from, to);
+        if observers::any() {
+            observers::notify(self, from, to);
         }
         if to == CircuitState::Open {
             tracing::warn!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker opened");
@@ -405,7 +581,9 @@ impl CircuitBreaker {
     /// use std::time::Duration;
     /// use resil::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
     ///
-    /// let breaker = CircuitBreaker::new("callback-doc", CircuitBreakerConfig::DEFAULT.threshold(1)).unwrap();
+    /// let breaker = std::sync::Arc::new(
+    ///     CircuitBreaker::new("callback-doc", CircuitBreakerConfig::DEFAULT.threshold(1)).unwrap(),
+    /// );
     /// let (tx, rx) = mpsc::channel();
     /// breaker.on_state_change(move |change| {
     ///     let _ = tx.send(format!("{} {} -> {}", change.policy, change.from, change.to));
@@ -413,10 +591,11 @@ impl CircuitBreaker {
     /// breaker.try_acquire().unwrap().failure();
     /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), "callback-doc closed -> open");
     /// ```
-    pub fn on_state_change(&self, callback: impl Fn(&StateChange) + Send + Sync + 'static) {
-        self.observers
-            .get_or_init(Box::default)
-            .add(Arc::new(callback));
+    pub fn on_state_change(
+        self: &Arc<Self>,
+        callback: impl Fn(&StateChange) + Send + Sync + 'static,
+    ) {
+        observers::add(self, Arc::new(callback));
     }
 
     /// Holds the breaker open: every call is rejected until
@@ -439,6 +618,7 @@ impl CircuitBreaker {
             &self.counters.failures,
             &self.counters.ignored,
             &self.counters.rejected,
+            &self.counters.slow,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -452,7 +632,7 @@ impl CircuitBreaker {
         let failures = self.counters.failures.load(Ordering::Relaxed);
         let ignored = self.counters.ignored.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
-        let tally = self.window.as_ref().map(CountWindow::tally);
+        let tally = self.window.as_ref().map(Window::tally);
         let last = self.last_transition_micros.load(Ordering::Relaxed);
         let half_open = word.state() == CircuitState::HalfOpen;
         let mut snapshot = CircuitBreakerSnapshot {
@@ -463,6 +643,7 @@ impl CircuitBreaker {
             failures,
             ignored,
             rejected,
+            slow_calls: self.counters.slow.load(Ordering::Relaxed),
             consecutive_failures: if word.state() == CircuitState::Closed {
                 word.consecutive_failures()
             } else {
@@ -472,6 +653,9 @@ impl CircuitBreaker {
             trial_successes: half_open.then(|| word.trial_successes()),
             failure_rate: tally.map(|t| t.rate()),
             window_calls: tally.map(|t| t.calls),
+            slow_call_rate: tally
+                .filter(|_| self.config.slow_call().is_some())
+                .map(|t| t.slow_rate()),
             half_open_in_ms: (word.state() == CircuitState::Open).then(|| {
                 clock::micros_to_duration(word.deadline_micros() - now).as_millis() as u64
             }),
@@ -479,7 +663,7 @@ impl CircuitBreaker {
                 .then(|| clock::micros_to_duration(now - last).as_millis() as u64),
             health: Status::Healthy,
             score: 1.0,
-            config: self.config,
+            config: self.config.load(),
         };
         let assessed =
             crate::health::assess_circuit_breaker(&snapshot, word.deadline_micros() <= now);
@@ -495,14 +679,14 @@ impl CircuitBreaker {
         match word.state() {
             CircuitState::Closed | CircuitState::ForcedClosed => true,
             CircuitState::Open => word.deadline_micros() <= clock::now_micros(),
-            CircuitState::HalfOpen => word.trials_in_flight() < self.config.half_open_max,
+            CircuitState::HalfOpen => word.trials_in_flight() < self.config.half_open_max(),
             CircuitState::ForcedOpen => false,
         }
     }
 
     /// Bytes this breaker occupies, its window included.
     pub fn memory_footprint(&self) -> usize {
-        std::mem::size_of::<Self>() + self.window.as_ref().map_or(0, CountWindow::heap_bytes)
+        std::mem::size_of::<Self>() + self.window.as_ref().map_or(0, Window::heap_bytes)
     }
 
     /// Runs `call` through the breaker. Every error counts as a failure;
@@ -529,6 +713,10 @@ impl CircuitBreaker {
         I: Fn(&E) -> bool,
     {
         use crate::private::Failure;
+        if !crate::config::switch::circuit_breakers() {
+            // Switched off by configuration: straight through.
+            return call.await;
+        }
         #[cfg(feature = "chaos")]
         let call = match crate::chaos::at_circuit_breaker(self, call) {
             Ok(call) => call,
@@ -570,6 +758,14 @@ impl CircuitBreaker {
             crate::metrics::call_duration(&self.name, _outcome, started);
         }
         result
+    }
+}
+
+impl Drop for CircuitBreaker {
+    fn drop(&mut self) {
+        if observers::any() {
+            observers::remove(self);
+        }
     }
 }
 

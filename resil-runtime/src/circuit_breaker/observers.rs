@@ -9,20 +9,20 @@
 //!
 //! [`CircuitBreaker::on_state_change`]: super::CircuitBreaker::on_state_change
 
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
-use super::CircuitState;
+use super::{CircuitBreaker, CircuitState};
 use crate::error::PolicyName;
 
 /// A circuit breaker's change of state, as its
 /// [`on_state_change`](super::CircuitBreaker::on_state_change) callbacks see it.
 ///
 /// ```
-/// let breaker = resil::CircuitBreaker::new("change-doc", Default::default()).unwrap();
+/// let breaker = std::sync::Arc::new(resil::CircuitBreaker::new("change-doc", Default::default()).unwrap());
 /// let (tx, rx) = std::sync::mpsc::channel();
 /// breaker.on_state_change(move |change: &resil::StateChange| {
 ///     let _ = tx.send((change.from, change.to));
@@ -46,63 +46,74 @@ pub struct StateChange {
 
 type Callback = Arc<dyn Fn(&StateChange) + Send + Sync + 'static>;
 
-/// The callbacks of one breaker. Boxed behind a `OnceLock` in the breaker,
-/// so a breaker without callbacks pays one pointer for them.
-#[derive(Default)]
-pub(super) struct Observers {
-    callbacks: Mutex<Vec<Callback>>,
-}
+/// Every breaker's callbacks, keyed by the breaker's address. They live
+/// here rather than in the breaker because few breakers have any, and a
+/// slot in each would cost every breaker 16 bytes; the address is stable
+/// because callbacks are added through an `Arc`, and a breaker's entries
+/// go when it is dropped.
+static CALLBACKS: Mutex<Vec<(usize, Callback)>> = Mutex::new(Vec::new());
+/// Whether any callback was ever added: the one load a transition pays
+/// when none was.
+static ANY: AtomicBool = AtomicBool::new(false);
 
 struct Delivery {
     callbacks: Vec<Callback>,
     change: StateChange,
 }
 
-impl Observers {
-    pub(super) fn add(&self, callback: Callback) {
-        // Start the thread now, so the first transition does not pay for it.
-        let _ = dispatcher();
-        self.lock().push(callback);
-    }
-
-    pub(super) fn notify(&self, policy: &PolicyName, from: CircuitState, to: CircuitState) {
-        let callbacks = self.lock().clone();
-        if callbacks.is_empty() {
-            return;
-        }
-        let delivery = Delivery {
-            callbacks,
-            change: StateChange {
-                policy: policy.clone(),
-                from,
-                to,
-                at: SystemTime::now(),
-            },
-        };
-        let undelivered = match dispatcher() {
-            Some(sender) => sender.send(delivery).err().map(|failed| failed.0),
-            None => Some(delivery),
-        };
-        // Only if no thread could be started (or it is gone): run here
-        // rather than drop the notification.
-        if let Some(delivery) = undelivered {
-            deliver(delivery);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Callback>> {
-        // A push or a clone cannot leave the list half-changed.
-        self.callbacks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
+fn key(breaker: &CircuitBreaker) -> usize {
+    std::ptr::from_ref(breaker) as usize
 }
 
-impl fmt::Debug for Observers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Observers")
-            .field("callbacks", &self.lock().len())
-            .finish()
+fn lock() -> std::sync::MutexGuard<'static, Vec<(usize, Callback)>> {
+    // A push, a retain or a clone cannot leave the list half-changed.
+    CALLBACKS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(super) fn any() -> bool {
+    ANY.load(Ordering::Acquire)
+}
+
+pub(super) fn add(breaker: &Arc<CircuitBreaker>, callback: Callback) {
+    // Start the thread now, so the first transition does not pay for it.
+    let _ = dispatcher();
+    lock().push((key(breaker), callback));
+    ANY.store(true, Ordering::Release);
+}
+
+/// Forgets a dropped breaker's callbacks.
+pub(super) fn remove(breaker: &CircuitBreaker) {
+    let key = key(breaker);
+    lock().retain(|(owner, _)| *owner != key);
+}
+
+pub(super) fn notify(breaker: &CircuitBreaker, from: CircuitState, to: CircuitState) {
+    let key = key(breaker);
+    let callbacks: Vec<Callback> = lock()
+        .iter()
+        .filter(|(owner, _)| *owner == key)
+        .map(|(_, callback)| Arc::clone(callback))
+        .collect();
+    if callbacks.is_empty() {
+        return;
+    }
+    let delivery = Delivery {
+        callbacks,
+        change: StateChange {
+            policy: breaker.name().clone(),
+            from,
+            to,
+            at: SystemTime::now(),
+        },
+    };
+    let undelivered = match dispatcher() {
+        Some(sender) => sender.send(delivery).err().map(|failed| failed.0),
+        None => Some(delivery),
+    };
+    // Only if no thread could be started (or it is gone): run here rather
+    // than drop the notification.
+    if let Some(delivery) = undelivered {
+        deliver(delivery);
     }
 }
 

@@ -24,28 +24,38 @@ pub struct CircuitPermit<'a> {
     generation: u16,
     trial: bool,
     settled: bool,
+    /// When the call started (`clock::now_nanos`), if it is timed.
+    started: i64,
 }
 
 impl<'a> CircuitPermit<'a> {
-    pub(super) fn new(breaker: &'a CircuitBreaker, generation: u16, trial: bool) -> Self {
+    pub(super) fn new(
+        breaker: &'a CircuitBreaker,
+        generation: u16,
+        trial: bool,
+        started: i64,
+    ) -> Self {
         Self {
             breaker,
             generation,
             trial,
             settled: false,
+            started,
         }
     }
 
     /// The call succeeded.
     pub fn success(mut self) {
         self.settled = true;
-        self.breaker.on_success(self.generation, self.trial);
+        self.breaker
+            .on_success(self.generation, self.trial, self.started);
     }
 
     /// The call failed.
     pub fn failure(mut self) {
         self.settled = true;
-        self.breaker.on_failure(self.generation, self.trial);
+        self.breaker
+            .on_failure(self.generation, self.trial, self.started);
     }
 
     /// The call failed in a way that says nothing about the dependency's
@@ -78,6 +88,7 @@ impl<'a> CircuitPermit<'a> {
             breaker,
             generation: self.generation,
             trial: self.trial,
+            started: self.started,
             settled: false,
         }
     }
@@ -90,6 +101,7 @@ pub(crate) struct OwnedCircuitPermit {
     breaker: Arc<CircuitBreaker>,
     generation: u16,
     trial: bool,
+    started: i64,
     settled: bool,
 }
 
@@ -97,12 +109,14 @@ pub(crate) struct OwnedCircuitPermit {
 impl OwnedCircuitPermit {
     pub(crate) fn success(mut self) {
         self.settled = true;
-        self.breaker.on_success(self.generation, self.trial);
+        self.breaker
+            .on_success(self.generation, self.trial, self.started);
     }
 
     pub(crate) fn failure(mut self) {
         self.settled = true;
-        self.breaker.on_failure(self.generation, self.trial);
+        self.breaker
+            .on_failure(self.generation, self.trial, self.started);
     }
 
     pub(crate) fn release(mut self) {
@@ -118,7 +132,8 @@ impl Drop for OwnedCircuitPermit {
             return;
         }
         if std::thread::panicking() {
-            self.breaker.on_failure(self.generation, self.trial);
+            self.breaker
+                .on_failure(self.generation, self.trial, self.started);
         } else {
             self.breaker.on_release(self.generation, self.trial, false);
         }
@@ -141,7 +156,8 @@ impl Drop for CircuitPermit<'_> {
             return;
         }
         if std::thread::panicking() {
-            self.breaker.on_failure(self.generation, self.trial);
+            self.breaker
+                .on_failure(self.generation, self.trial, self.started);
         } else {
             self.breaker.on_release(self.generation, self.trial, false);
         }

@@ -1,11 +1,13 @@
-//! The count-based sliding window behind `failure_rate`: one bit per recent
-//! call (1 = failure) in a ring of `AtomicU64` words, and a running count of
-//! the set bits.
+//! The count-based sliding window behind `failure_rate` and `slow_call`: one
+//! bit per recent call (1 = failure) in a ring of `AtomicU64` words, and a
+//! running count of the set bits; with `slow_call`, a second ring of the
+//! same size marks the slow calls.
 //!
 //! A call takes the next slot with one `fetch_add` on the cursor and flips
 //! its bit; the failure count moves only when the bit changes. A success
 //! whose slot already holds a success touches nothing else, so the common
-//! case stays read-mostly. A window of 100 calls costs two words.
+//! case stays read-mostly. A window of 100 calls costs two words (four with
+//! slow calls).
 
 use crate::sync::{AtomicI64, AtomicU64};
 use std::sync::atomic::Ordering;
@@ -18,60 +20,119 @@ pub(crate) const MAX_WINDOW: u32 = 8192;
 pub(crate) struct CountWindow {
     size: u32,
     cursor: AtomicU64,
-    failures: AtomicI64,
+    failures: Ring,
+    /// Present with `slow_call`.
+    slow: Option<Ring>,
+}
+
+/// One bit per slot and the number of set bits.
+#[derive(Debug)]
+struct Ring {
+    set: AtomicI64,
     bits: Box<[AtomicU64]>,
 }
 
-/// What the window holds right after a call was recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Ring {
+    fn new(size: u32) -> Self {
+        Self {
+            set: AtomicI64::new(0),
+            bits: (0..size.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Sets or clears the bit of `slot`; returns the number of set bits.
+    fn put(&self, slot: usize, on: bool) -> i64 {
+        let word = &self.bits[slot / 64];
+        let mask = 1u64 << (slot % 64);
+        if on {
+            if word.fetch_or(mask, Ordering::AcqRel) & mask == 0 {
+                self.set.fetch_add(1, Ordering::AcqRel) + 1
+            } else {
+                self.set.load(Ordering::Acquire)
+            }
+        } else if word.load(Ordering::Relaxed) & mask != 0
+            && word.fetch_and(!mask, Ordering::AcqRel) & mask != 0
+        {
+            self.set.fetch_sub(1, Ordering::AcqRel) - 1
+        } else {
+            self.set.load(Ordering::Acquire)
+        }
+    }
+
+    fn count(&self) -> i64 {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Clears every bit; each cleared bit is subtracted exactly once, so the
+    /// count equals the set bits once concurrent calls settle.
+    fn clear(&self) {
+        for word in self.bits.iter() {
+            let cleared = word.swap(0, Ordering::AcqRel);
+            if cleared != 0 {
+                self.set
+                    .fetch_sub(i64::from(cleared.count_ones()), Ordering::AcqRel);
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bits.len() * std::mem::size_of::<AtomicU64>()
+    }
+}
+
+/// What a window holds: right after a call was recorded, or at a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct WindowTally {
     pub(crate) calls: u32,
     pub(crate) failures: u32,
+    pub(crate) slow: u32,
 }
 
 impl WindowTally {
+    /// The failure rate.
     pub(crate) fn rate(self) -> f64 {
+        self.share(self.failures)
+    }
+
+    /// The slow-call rate.
+    pub(crate) fn slow_rate(self) -> f64 {
+        self.share(self.slow)
+    }
+
+    fn share(self, part: u32) -> f64 {
         if self.calls == 0 {
             0.0
         } else {
-            f64::from(self.failures) / f64::from(self.calls)
+            f64::from(part) / f64::from(self.calls)
         }
     }
 }
 
 impl CountWindow {
-    pub(crate) fn new(size: u32) -> Self {
+    pub(crate) fn new(size: u32, track_slow: bool) -> Self {
         let size = size.clamp(1, MAX_WINDOW);
         Self {
             size,
             cursor: AtomicU64::new(0),
-            failures: AtomicI64::new(0),
-            bits: (0..size.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            failures: Ring::new(size),
+            slow: track_slow.then(|| Ring::new(size)),
         }
     }
 
-    pub(crate) fn record(&self, failed: bool) -> WindowTally {
+    pub(crate) fn record(&self, failed: bool, slow: bool) -> WindowTally {
         let index = self.cursor.fetch_add(1, Ordering::Relaxed);
         let slot = (index % u64::from(self.size)) as usize;
-        let word = &self.bits[slot / 64];
-        let mask = 1u64 << (slot % 64);
-        let failures = if failed {
-            if word.fetch_or(mask, Ordering::AcqRel) & mask == 0 {
-                self.failures.fetch_add(1, Ordering::AcqRel) + 1
-            } else {
-                self.failures.load(Ordering::Acquire)
-            }
-        } else if word.load(Ordering::Relaxed) & mask != 0
-            && word.fetch_and(!mask, Ordering::AcqRel) & mask != 0
-        {
-            self.failures.fetch_sub(1, Ordering::AcqRel) - 1
-        } else {
-            self.failures.load(Ordering::Acquire)
-        };
+        let failures = self.failures.put(slot, failed);
+        let slow = self.slow.as_ref().map_or(0, |ring| ring.put(slot, slow));
         WindowTally {
             calls: (index + 1).min(u64::from(self.size)) as u32,
-            failures: failures.clamp(0, i64::from(self.size)) as u32,
+            failures: self.clamp(failures),
+            slow: self.clamp(slow),
         }
+    }
+
+    fn clamp(&self, count: i64) -> u32 {
+        count.clamp(0, i64::from(self.size)) as u32
     }
 
     pub(crate) fn tally(&self) -> WindowTally {
@@ -80,29 +141,24 @@ impl CountWindow {
                 .cursor
                 .load(Ordering::Relaxed)
                 .min(u64::from(self.size)) as u32,
-            failures: self
-                .failures
-                .load(Ordering::Acquire)
-                .clamp(0, i64::from(self.size)) as u32,
+            failures: self.clamp(self.failures.count()),
+            slow: self.clamp(self.slow.as_ref().map_or(0, Ring::count)),
         }
     }
 
     /// Empties the window. Calls recorded concurrently may land on either
-    /// side of the reset; the failure count always equals the set bits once
-    /// they settle, because every bit cleared here is subtracted exactly once.
+    /// side of the reset; the counts always equal the set bits once they
+    /// settle.
     pub(crate) fn reset(&self) {
         self.cursor.store(0, Ordering::Relaxed);
-        for word in self.bits.iter() {
-            let cleared = word.swap(0, Ordering::AcqRel);
-            if cleared != 0 {
-                self.failures
-                    .fetch_sub(i64::from(cleared.count_ones()), Ordering::AcqRel);
-            }
+        self.failures.clear();
+        if let Some(slow) = &self.slow {
+            slow.clear();
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bits.len() * std::mem::size_of::<AtomicU64>()
+        self.failures.heap_bytes() + self.slow.as_ref().map_or(0, Ring::heap_bytes)
     }
 }
 
@@ -112,58 +168,67 @@ mod tests {
 
     #[test]
     fn rate_is_taken_over_the_last_size_calls_only() {
-        let window = CountWindow::new(4);
+        let window = CountWindow::new(4, false);
         for _ in 0..4 {
-            window.record(true);
+            window.record(true, false);
         }
         assert_eq!(
             window.tally(),
             WindowTally {
                 calls: 4,
-                failures: 4
+                failures: 4,
+                slow: 0
             }
         );
         // Four successes push every failure out of the window.
         for expected in [3, 2, 1, 0] {
-            assert_eq!(window.record(false).failures, expected);
+            assert_eq!(window.record(false, false).failures, expected);
         }
         assert_eq!(window.tally().rate(), 0.0);
     }
 
     #[test]
     fn calls_count_up_to_the_size_then_stay() {
-        let window = CountWindow::new(3);
-        assert_eq!(window.record(false).calls, 1);
-        assert_eq!(window.record(true).calls, 2);
-        assert_eq!(window.record(false).calls, 3);
-        assert_eq!(window.record(false).calls, 3);
+        let window = CountWindow::new(3, false);
+        assert_eq!(window.record(false, false).calls, 1);
+        assert_eq!(window.record(true, false).calls, 2);
+        assert_eq!(window.record(false, false).calls, 3);
+        assert_eq!(window.record(false, false).calls, 3);
     }
 
     #[test]
     fn reset_forgets_everything() {
-        let window = CountWindow::new(100);
+        let window = CountWindow::new(100, false);
         for i in 0..150 {
-            window.record(i % 3 == 0);
+            window.record(i % 3 == 0, false);
         }
         window.reset();
+        assert_eq!(window.tally(), WindowTally::default());
         assert_eq!(
-            window.tally(),
-            WindowTally {
-                calls: 0,
-                failures: 0
-            }
-        );
-        assert_eq!(
-            window.record(true),
+            window.record(true, false),
             WindowTally {
                 calls: 1,
-                failures: 1
+                failures: 1,
+                slow: 0
             }
         );
     }
 
     #[test]
+    fn slow_calls_slide_out_like_failures() {
+        let window = CountWindow::new(3, true);
+        assert_eq!(window.record(false, true).slow, 1);
+        assert_eq!(window.record(true, true).slow, 2);
+        let tally = window.record(false, false);
+        assert_eq!((tally.calls, tally.failures, tally.slow), (3, 1, 2));
+        assert_eq!(window.record(false, false).slow, 1);
+        window.reset();
+        assert_eq!(window.tally(), WindowTally::default());
+        assert_eq!(CountWindow::new(100, true).heap_bytes(), 32);
+    }
+
+    #[test]
     fn a_window_of_100_calls_takes_two_words() {
-        assert_eq!(CountWindow::new(100).heap_bytes(), 16);
+        assert_eq!(CountWindow::new(100, false).heap_bytes(), 16);
     }
 }

@@ -78,6 +78,11 @@ pub struct RetryConfig {
     /// bulkhead) are retried (default false: the dependency was not even
     /// called, and retrying at once only adds load).
     pub retry_rejections: bool,
+    /// An overall deadline, counted from the start of the first attempt: no
+    /// wait is scheduled that would end past it, so no attempt starts after
+    /// it (default none: only `max_attempts` bounds the retries).
+    #[serde(serialize_with = "crate::duration::serialize_option")]
+    pub max_elapsed: Option<Duration>,
 }
 
 impl RetryConfig {
@@ -91,6 +96,7 @@ impl RetryConfig {
         multiplier: 2.0,
         jitter: Jitter::Full,
         retry_rejections: false,
+        max_elapsed: None,
     };
 
     /// Sets `max_attempts`.
@@ -132,6 +138,12 @@ impl RetryConfig {
     /// Sets `retry_rejections`.
     pub const fn retry_rejections(mut self, retry: bool) -> Self {
         self.retry_rejections = retry;
+        self
+    }
+
+    /// Sets `max_elapsed`.
+    pub const fn max_elapsed(mut self, deadline: Duration) -> Self {
+        self.max_elapsed = Some(deadline);
         self
     }
 
@@ -181,6 +193,9 @@ impl RetryConfig {
                     crate::duration::display(self.initial)
                 ),
             );
+        }
+        if self.max_elapsed.is_some_and(|d| d.is_zero()) {
+            return invalid("max_elapsed", "must be longer than zero".into());
         }
         if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
             return invalid(
@@ -266,6 +281,10 @@ mod tests {
             ),
             (RetryConfig::DEFAULT.multiplier(0.5), "multiplier"),
             (RetryConfig::DEFAULT.multiplier(f64::NAN), "multiplier"),
+            (
+                RetryConfig::DEFAULT.max_elapsed(Duration::ZERO),
+                "max_elapsed",
+            ),
         ];
         for (config, key) in bad {
             match config.validate("p") {

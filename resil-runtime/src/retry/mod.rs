@@ -7,6 +7,7 @@
 //! that succeeds first time costs one relaxed `fetch_add`.
 
 mod config;
+mod reconfigure;
 
 use crate::sync::AtomicU64;
 use std::fmt;
@@ -14,11 +15,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::time::Instant;
 
 pub use config::{Backoff, Jitter, RetryConfig};
 
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
+use crate::live::LiveRetryConfig;
 use crate::private::Failure;
 
 /// A named retry policy: its settings and its statistics.
@@ -47,7 +50,7 @@ use crate::private::Failure;
 /// ```
 pub struct RetryPolicy {
     counters: Counters,
-    config: RetryConfig,
+    config: LiveRetryConfig,
     name: PolicyName,
 }
 
@@ -60,6 +63,7 @@ struct Counters {
     failed: AtomicU64,
     exhausted: AtomicU64,
     retries: AtomicU64,
+    deadline_reached: AtomicU64,
 }
 
 /// Statistics of one retry policy at one moment.
@@ -85,6 +89,9 @@ pub struct RetrySnapshot {
     pub exhausted: u64,
     /// Attempts after the first, in all.
     pub retries: u64,
+    /// Of the failed calls, the ones stopped by `max_elapsed` before their
+    /// attempts ran out.
+    pub deadline_reached: u64,
     /// The settings in force.
     pub config: RetryConfig,
 }
@@ -104,6 +111,8 @@ pub struct RetryRun<'a> {
     policy: &'a RetryPolicy,
     attempt: u32,
     previous_delay: Duration,
+    /// When `max_elapsed` runs out; read from the clock only when it is set.
+    deadline: Option<Instant>,
 }
 
 impl RetryPolicy {
@@ -113,7 +122,7 @@ impl RetryPolicy {
         config.validate(name.as_str())?;
         Ok(Self {
             counters: Counters::default(),
-            config,
+            config: LiveRetryConfig::new(&config),
             name,
         })
     }
@@ -124,8 +133,8 @@ impl RetryPolicy {
     }
 
     /// The settings in force.
-    pub fn config(&self) -> &RetryConfig {
-        &self.config
+    pub fn config(&self) -> RetryConfig {
+        self.config.load()
     }
 
     /// Starts the attempts of one call.
@@ -135,18 +144,29 @@ impl RetryPolicy {
             policy: self,
             attempt: 1,
             previous_delay: Duration::ZERO,
+            deadline: self
+                .config
+                .max_elapsed()
+                .and_then(|elapsed| Instant::now().checked_add(elapsed)),
         }
     }
 
     /// A run that already made `attempt - 1` attempts, the last wait being
-    /// `previous_delay`: for futures that own their policy and so cannot
-    /// keep a [`RetryRun`] across polls.
+    /// `previous_delay`, under the `deadline` its first attempt set: for
+    /// futures that own their policy and so cannot keep a [`RetryRun`]
+    /// across polls.
     #[cfg(feature = "tower")]
-    pub(crate) fn resume(&self, attempt: u32, previous_delay: Duration) -> RetryRun<'_> {
+    pub(crate) fn resume(
+        &self,
+        attempt: u32,
+        previous_delay: Duration,
+        deadline: Option<Instant>,
+    ) -> RetryRun<'_> {
         RetryRun {
             policy: self,
             attempt,
             previous_delay,
+            deadline,
         }
     }
 
@@ -186,7 +206,8 @@ impl RetryPolicy {
             failed,
             exhausted: c.exhausted.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
-            config: self.config,
+            deadline_reached: c.deadline_reached.load(Ordering::Relaxed),
+            config: self.config.load(),
         }
     }
 
@@ -199,6 +220,7 @@ impl RetryPolicy {
             &c.failed,
             &c.exhausted,
             &c.retries,
+            &c.deadline_reached,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -207,7 +229,7 @@ impl RetryPolicy {
     /// The wait after failed attempt `attempt`, jitter applied; `previous`
     /// is the wait before that attempt (zero before the first).
     pub fn delay(&self, attempt: u32, previous: Duration) -> Duration {
-        let config = &self.config;
+        let config = &self.config.load();
         let base = config.base_delay(attempt);
         let delay = match config.jitter {
             Jitter::None => base,
@@ -242,6 +264,12 @@ impl RetryRun<'_> {
         self.previous_delay
     }
 
+    /// When `max_elapsed` runs out for this call, if it is set.
+    #[cfg(feature = "tower")]
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Decides what follows an attempt that gave `result`. `retry_if` picks
     /// which of the body's errors are retried; `describe` renders one for
     /// the log.
@@ -254,6 +282,32 @@ impl RetryRun<'_> {
     ) -> RetryStep<Result<T, Failure<E>>>
     where
         P: Fn(&E) -> bool,
+        D: Fn(&E) -> Option<String>,
+    {
+        self.next_hinted(result, retry_if, crate::private::no_retry_after, describe)
+    }
+
+    /// [`next`](Self::next), honouring the wait an error asks for.
+    ///
+    /// `retry_after` reads it from the body's errors (a 429 or 503 with a
+    /// `Retry-After` header); a rejection by an inner policy carries its
+    /// own ([`Error::retry_after`](crate::Error::retry_after)). When that
+    /// wait is longer than the backoff's, it is used instead, even beyond
+    /// `max_delay`: the server knows when it will answer. `max_elapsed`
+    /// still bounds it: a wait that would end past the deadline ends the
+    /// retries instead, and the caller gets the error, which still says
+    /// when to come back.
+    #[inline]
+    pub fn next_hinted<T, E, P, H, D>(
+        &mut self,
+        result: Result<T, Failure<E>>,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<Result<T, Failure<E>>>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>,
     {
         let counters = &self.policy.counters;
@@ -272,9 +326,10 @@ impl RetryRun<'_> {
         };
         let retryable = match error {
             Failure::Inner(error) => retry_if(error),
-            Failure::Rejected(_) => self.policy.config.retry_rejections,
+            Failure::Rejected(_) => self.policy.config.retry_rejections(),
         };
-        if !retryable {
+        // Switched off by configuration: the first attempt is the only one.
+        if !retryable || !crate::config::switch::retries() {
             self.finish_failed(false);
             return RetryStep::Done(result);
         }
@@ -282,7 +337,7 @@ impl RetryRun<'_> {
             Failure::Inner(error) => describe(error),
             Failure::Rejected(rejection) => Some(rejection.to_string()),
         };
-        if self.attempt >= self.policy.config.max_attempts {
+        if self.attempt >= self.policy.config.max_attempts() {
             self.finish_failed(true);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
             #[cfg(feature = "metrics")]
@@ -296,7 +351,30 @@ impl RetryRun<'_> {
             );
             return RetryStep::Done(result);
         }
-        let delay = self.policy.delay(self.attempt, self.previous_delay);
+        let backoff = self.policy.delay(self.attempt, self.previous_delay);
+        let hinted = match error {
+            Failure::Inner(error) => retry_after(error),
+            Failure::Rejected(rejection) => rejection.retry_after(),
+        };
+        let delay = hinted.map_or(backoff, |hinted| hinted.max(backoff));
+        if let Some(deadline) = self.deadline {
+            if Instant::now()
+                .checked_add(delay)
+                .is_none_or(|end| end > deadline)
+            {
+                self.finish_failed(false);
+                counters.deadline_reached.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retry deadline reached");
+                events::emit(
+                    &self.policy.name,
+                    PolicyKind::Retry,
+                    EventKind::RetriesExhausted {
+                        attempts: self.attempt,
+                    },
+                );
+                return RetryStep::Done(result);
+            }
+        }
         counters.retries.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         crate::metrics::retry(&self.policy.name, self.attempt + 1);

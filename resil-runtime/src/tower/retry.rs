@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
 use super::{BoxError, ErrorsOnly, ResponseClassifier};
@@ -148,6 +148,7 @@ where
             classifier: self.classifier.clone(),
             attempt: 1,
             previous_delay: Duration::ZERO,
+            deadline: self.policy.start().deadline(),
             done: false,
         }
     }
@@ -184,6 +185,7 @@ pin_project! {
         classifier: C,
         attempt: u32,
         previous_delay: Duration,
+        deadline: Option<Instant>,
         done: bool,
     }
 }
@@ -228,7 +230,9 @@ where
                         Ok(response) => Ok(response),
                         Err(error) => Err(classify_error(error.into())),
                     };
-                    let mut run = this.policy.resume(*this.attempt, *this.previous_delay);
+                    let mut run =
+                        this.policy
+                            .resume(*this.attempt, *this.previous_delay, *this.deadline);
                     let step = run.next(result, always, describe);
                     *this.attempt = run.attempt();
                     *this.previous_delay = run.previous_delay();
