@@ -90,6 +90,13 @@ fn channel() -> &'static broadcast::Sender<Event> {
     CHANNEL.get_or_init(|| broadcast::channel(CHANNEL_CAPACITY).0)
 }
 
+/// Whether anyone subscribed: callers check it before building an event
+/// that costs something to make (a rejection clones its error).
+#[inline]
+pub(crate) fn enabled() -> bool {
+    SUBSCRIBED.load(Ordering::Acquire)
+}
+
 pub(crate) fn emit(policy: &PolicyName, policy_kind: PolicyKind, kind: EventKind) {
     if SUBSCRIBED.load(Ordering::Acquire) {
         // No receiver left is not an error worth reporting.

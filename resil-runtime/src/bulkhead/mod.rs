@@ -35,6 +35,7 @@ pub use permit::BulkheadPermit;
 #[cfg(feature = "tower")]
 pub(crate) use permit::OwnedBulkheadPermit;
 
+use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::health::Status;
@@ -78,7 +79,9 @@ pub struct Bulkhead {
 
 #[derive(Debug, Default)]
 struct Counters {
-    admitted: AtomicU64,
+    /// Bumped on every admitted call: a per-thread counter, so the
+    /// free-capacity path pays no locked instruction for it.
+    admitted: Counter,
     admitted_after_wait: AtomicU64,
     rejected: AtomicU64,
     timed_out: AtomicU64,
@@ -181,7 +184,7 @@ impl Bulkhead {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                    self.counters.admitted.increment();
                     return Some(BulkheadPermit::new(self));
                 }
                 Err(actual) => state = actual,
@@ -228,7 +231,7 @@ impl Bulkhead {
                     Ordering::Acquire,
                 ) {
                     Ok(_) if takes_slot => {
-                        self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                        self.counters.admitted.increment();
                         return Ok(BulkheadPermit::new(self));
                     }
                     Ok(_) => break,
@@ -251,7 +254,7 @@ impl Bulkhead {
         );
         match outcome {
             Ok(permit) => {
-                self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                self.counters.admitted.increment();
                 self.counters
                     .admitted_after_wait
                     .fetch_add(1, Ordering::Relaxed);
@@ -269,7 +272,25 @@ impl Bulkhead {
 
     /// Gives a slot back: to the oldest waiter if there is one, else to the
     /// pool.
+    #[inline]
     pub(crate) fn release(&self) {
+        let state = self.state.load(Ordering::Acquire);
+        if waiting(state) == 0
+            && self
+                .state
+                .compare_exchange_weak(state, state - 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return;
+        }
+        self.release_slow();
+    }
+
+    /// Someone waits, or the fast CAS lost a race: the loop with the
+    /// hand-off, out of line.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(&self) {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if waiting(state) == 0 {
@@ -309,13 +330,15 @@ impl Bulkhead {
             queue: self.config.queue(),
         };
         tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
-        events::emit(
-            &self.name,
-            PolicyKind::Bulkhead,
-            EventKind::Rejected {
-                error: error.clone(),
-            },
-        );
+        if events::enabled() {
+            events::emit(
+                &self.name,
+                PolicyKind::Bulkhead,
+                EventKind::Rejected {
+                    error: error.clone(),
+                },
+            );
+        }
         error
     }
 
@@ -323,7 +346,7 @@ impl Bulkhead {
     pub fn snapshot(&self) -> BulkheadSnapshot {
         let state = self.state.load(Ordering::Acquire);
         let config = self.config.load();
-        let admitted = self.counters.admitted.load(Ordering::Relaxed);
+        let admitted = self.counters.admitted.get();
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
         let mut snapshot = BulkheadSnapshot {
             name: self.name.clone(),
@@ -349,8 +372,8 @@ impl Bulkhead {
 
     /// Zeroes the counters; slots in use stay in use.
     pub fn reset(&self) {
+        self.counters.admitted.reset();
         for counter in [
-            &self.counters.admitted,
             &self.counters.admitted_after_wait,
             &self.counters.rejected,
             &self.counters.timed_out,

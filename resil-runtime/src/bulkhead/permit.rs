@@ -20,6 +20,7 @@ pub struct BulkheadPermit<'a> {
 }
 
 impl<'a> BulkheadPermit<'a> {
+    #[inline]
     pub(super) fn new(bulkhead: &'a Bulkhead) -> Self {
         Self { bulkhead }
     }
@@ -60,6 +61,7 @@ impl fmt::Debug for OwnedBulkheadPermit {
 }
 
 impl Drop for BulkheadPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.bulkhead.release();
     }

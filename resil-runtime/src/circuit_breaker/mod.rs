@@ -280,6 +280,7 @@ impl CircuitBreaker {
         self.load().state()
     }
 
+    #[inline]
     fn load(&self) -> Word {
         Word(self.state.load(Ordering::Acquire))
     }
@@ -290,7 +291,26 @@ impl CircuitBreaker {
     /// failure.
     #[inline]
     pub fn try_acquire(&self) -> Result<CircuitPermit<'_>, Error> {
-        let mut word = self.load();
+        let word = self.load();
+        if matches!(
+            word.state(),
+            CircuitState::Closed | CircuitState::ForcedClosed
+        ) {
+            return Ok(CircuitPermit::new(
+                self,
+                word.generation(),
+                false,
+                self.started(),
+            ));
+        }
+        self.try_acquire_slow(word)
+    }
+
+    /// Every state but closed: kept out of line so the closed path above
+    /// inlines into the caller as a load and a branch.
+    #[cold]
+    #[inline(never)]
+    fn try_acquire_slow(&self, mut word: Word) -> Result<CircuitPermit<'_>, Error> {
         loop {
             match word.state() {
                 CircuitState::Closed | CircuitState::ForcedClosed => {
@@ -352,13 +372,15 @@ impl CircuitBreaker {
             retry_after,
         };
         tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
-        events::emit(
-            &self.name,
-            PolicyKind::CircuitBreaker,
-            EventKind::Rejected {
-                error: error.clone(),
-            },
-        );
+        if events::enabled() {
+            events::emit(
+                &self.name,
+                PolicyKind::CircuitBreaker,
+                EventKind::Rejected {
+                    error: error.clone(),
+                },
+            );
+        }
         error
     }
 
@@ -409,8 +431,23 @@ impl CircuitBreaker {
         failing || slow
     }
 
+    #[inline]
     pub(crate) fn on_success(&self, generation: u16, trial: bool, started: i64) {
         self.counters.successes.fetch_add(1, Ordering::Relaxed);
+        // The common case: an untimed, windowless call that found the
+        // breaker closed with no failure streak to break. Nothing to change.
+        if !trial && started == NOT_TIMED && self.window.is_none() {
+            let word = self.load();
+            if word.state() != CircuitState::Closed || word.consecutive_failures() == 0 {
+                return;
+            }
+        }
+        self.on_success_slow(generation, trial, started);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn on_success_slow(&self, generation: u16, trial: bool, started: i64) {
         let now = Now::new();
         let slow = self.is_slow(started, &now);
         // A success can open the breaker only by being slow.

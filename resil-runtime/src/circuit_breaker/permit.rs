@@ -29,6 +29,7 @@ pub struct CircuitPermit<'a> {
 }
 
 impl<'a> CircuitPermit<'a> {
+    #[inline]
     pub(super) fn new(
         breaker: &'a CircuitBreaker,
         generation: u16,
@@ -45,6 +46,7 @@ impl<'a> CircuitPermit<'a> {
     }
 
     /// The call succeeded.
+    #[inline]
     pub fn success(mut self) {
         self.settled = true;
         self.breaker
@@ -151,6 +153,7 @@ impl fmt::Debug for OwnedCircuitPermit {
 }
 
 impl Drop for CircuitPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.settled {
             return;
