@@ -13,14 +13,13 @@ use tokio::time::Instant;
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-/// Microseconds since the epoch; negative before it.
+/// Microseconds since the epoch, rounded down; negative before it.
+///
+/// Rounded down on both sides of the epoch (not toward zero), so that the
+/// difference of two readings never depends on which side of the epoch
+/// they fall: another test's clock may have set the epoch.
 pub(crate) fn now_micros() -> i64 {
-    let now = Instant::now();
-    let epoch = *EPOCH.get_or_init(|| now);
-    match now.checked_duration_since(epoch) {
-        Some(after) => saturating_micros(after),
-        None => -saturating_micros(epoch.duration_since(now)),
-    }
+    now_nanos().div_euclid(1_000)
 }
 
 /// Nanoseconds since the epoch; negative before it. Covers 292 years
