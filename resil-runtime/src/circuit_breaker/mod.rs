@@ -532,6 +532,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// A permit dropped without an outcome: while a panic unwinds the call
+    /// failed; otherwise it was cancelled, which says nothing about the
+    /// dependency and only gives the trial slot back.
+    pub(crate) fn on_dropped(&self, generation: u16, trial: bool, started: i64) {
+        if std::thread::panicking() {
+            self.on_failure(generation, trial, started);
+        } else {
+            self.on_release(generation, trial, false);
+        }
+    }
+
     /// A call that ended without an outcome that counts: an ignored error,
     /// an inner policy's rejection, or cancellation. Only its trial slot
     /// matters.

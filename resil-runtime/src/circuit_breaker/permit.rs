@@ -133,12 +133,8 @@ impl Drop for OwnedCircuitPermit {
         if self.settled {
             return;
         }
-        if std::thread::panicking() {
-            self.breaker
-                .on_failure(self.generation, self.trial, self.started);
-        } else {
-            self.breaker.on_release(self.generation, self.trial, false);
-        }
+        self.breaker
+            .on_dropped(self.generation, self.trial, self.started);
     }
 }
 
@@ -158,12 +154,8 @@ impl Drop for CircuitPermit<'_> {
         if self.settled {
             return;
         }
-        if std::thread::panicking() {
-            self.breaker
-                .on_failure(self.generation, self.trial, self.started);
-        } else {
-            self.breaker.on_release(self.generation, self.trial, false);
-        }
+        self.breaker
+            .on_dropped(self.generation, self.trial, self.started);
     }
 }
 

@@ -345,13 +345,7 @@ impl RetryRun<'_> {
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
             #[cfg(feature = "metrics")]
             crate::metrics::retries_exhausted(&self.policy.name);
-            events::emit(
-                &self.policy.name,
-                PolicyKind::Retry,
-                EventKind::RetriesExhausted {
-                    attempts: self.attempt,
-                },
-            );
+            self.announce_gave_up();
             return RetryStep::Done(result);
         }
         let backoff = self.policy.delay(self.attempt, self.previous_delay);
@@ -368,13 +362,7 @@ impl RetryRun<'_> {
                 self.finish_failed(false);
                 counters.deadline_reached.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retry deadline reached");
-                events::emit(
-                    &self.policy.name,
-                    PolicyKind::Retry,
-                    EventKind::RetriesExhausted {
-                        attempts: self.attempt,
-                    },
-                );
+                self.announce_gave_up();
                 return RetryStep::Done(result);
             }
         }
@@ -393,6 +381,17 @@ impl RetryRun<'_> {
         self.attempt += 1;
         self.previous_delay = delay;
         RetryStep::Retry(delay)
+    }
+
+    /// Tells subscribers this call stops retrying with an error.
+    fn announce_gave_up(&self) {
+        events::emit(
+            &self.policy.name,
+            PolicyKind::Retry,
+            EventKind::RetriesExhausted {
+                attempts: self.attempt,
+            },
+        );
     }
 
     fn finish_failed(&self, exhausted: bool) {
