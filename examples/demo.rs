@@ -44,7 +44,7 @@ async fn inventory_service(item: u32) -> Result<u32, StockError> {
     let mode = MODE.load(Ordering::SeqCst);
     sleep(Duration::from_millis(if mode == SLOW { 500 } else { 20 })).await;
     match mode {
-        FLAKY if n % 3 == 0 => Err(StockError::Upstream),
+        FLAKY if n.is_multiple_of(3) => Err(StockError::Upstream),
         DOWN => Err(StockError::Upstream),
         _ => Ok(item * 7),
     }

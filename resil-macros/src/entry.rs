@@ -93,10 +93,10 @@ fn inner_layer(attr: &Attribute) -> Option<Kind> {
     if !matches!(attr.style, AttrStyle::Outer) {
         return None;
     }
-    if let Meta::List(list) = &attr.meta {
-        if is_marker(&list.tokens) {
-            return None;
-        }
+    if let Meta::List(list) = &attr.meta
+        && is_marker(&list.tokens)
+    {
+        return None;
     }
     Kind::of_attr(attr)
 }

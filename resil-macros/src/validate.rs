@@ -34,10 +34,10 @@ pub(crate) fn layer(layer: &Layer, errors: &mut Errors) {
 }
 
 fn common(common: &Common, errors: &mut Errors) {
-    if let Some(name) = &common.name {
-        if name.value().trim().is_empty() {
-            errors.push(syn::Error::new(name.span(), "`name` must not be empty"));
-        }
+    if let Some(name) = &common.name
+        && name.value().trim().is_empty()
+    {
+        errors.push(syn::Error::new(name.span(), "`name` must not be empty"));
     }
 }
 
@@ -55,13 +55,13 @@ fn retry(args: &RetryArgs, errors: &mut Errors) {
                 ),
             ));
         }
-        if let Some(backoff) = args.backoff {
-            if backoff.value != Backoff::Exponential {
-                errors.push(syn::Error::new(
-                    multiplier.key,
-                    "`multiplier` only applies with `backoff = exponential`",
-                ));
-            }
+        if let Some(backoff) = args.backoff
+            && backoff.value != Backoff::Exponential
+        {
+            errors.push(syn::Error::new(
+                multiplier.key,
+                "`multiplier` only applies with `backoff = exponential`",
+            ));
         }
     }
     if !initial_ok {
@@ -141,21 +141,21 @@ fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
         // A time window holds any number of calls.
         Some(Window::Time(_)) => return,
     };
-    if let (Some(min_calls), true, true) = (args.min_calls, window_ok, min_calls_ok) {
-        if min_calls.value > window_size {
-            errors.push(syn::Error::new(
-                min_calls.span,
-                format!(
-                    "`min_calls` ({}) cannot exceed `window` ({window_size}{})",
-                    min_calls.value,
-                    if args.window.is_some() {
-                        ""
-                    } else {
-                        ", the default"
-                    },
-                ),
-            ));
-        }
+    if let (Some(min_calls), true, true) = (args.min_calls, window_ok, min_calls_ok)
+        && min_calls.value > window_size
+    {
+        errors.push(syn::Error::new(
+            min_calls.span,
+            format!(
+                "`min_calls` ({}) cannot exceed `window` ({window_size}{})",
+                min_calls.value,
+                if args.window.is_some() {
+                    ""
+                } else {
+                    ", the default"
+                },
+            ),
+        ));
     }
 }
 
@@ -190,16 +190,16 @@ fn window(window: Option<Value<Window>>, errors: &mut Errors) -> bool {
 
 /// A rate in (0, 1].
 fn rate(key: &str, value: Option<Value<f64>>, errors: &mut Errors) {
-    if let Some(rate) = value {
-        if !(rate.value > 0.0 && rate.value <= 1.0) {
-            errors.push(syn::Error::new(
-                rate.span,
-                format!(
-                    "`{key}` must be greater than 0 and at most 1, found `{}`",
-                    rate.value
-                ),
-            ));
-        }
+    if let Some(rate) = value
+        && !(rate.value > 0.0 && rate.value <= 1.0)
+    {
+        errors.push(syn::Error::new(
+            rate.span,
+            format!(
+                "`{key}` must be greater than 0 and at most 1, found `{}`",
+                rate.value
+            ),
+        ));
     }
 }
 
@@ -207,14 +207,14 @@ fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
     in_range("max", args.max, 1, MAX_SLOTS, errors);
     in_range("queue", args.queue, 0, MAX_SLOTS, errors);
     positive("wait", args.wait, errors);
-    if let Some(wait) = args.wait {
-        if args.queue.is_none_or(|queue| queue.value == 0) {
-            errors.push(syn::Error::new(
-                wait.key,
-                "`wait` only applies with `queue`: without a queue, calls over `max` are \
+    if let Some(wait) = args.wait
+        && args.queue.is_none_or(|queue| queue.value == 0)
+    {
+        errors.push(syn::Error::new(
+            wait.key,
+            "`wait` only applies with `queue`: without a queue, calls over `max` are \
                  rejected at once",
-            ));
-        }
+        ));
     }
 }
 

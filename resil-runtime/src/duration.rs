@@ -20,7 +20,7 @@ pub(crate) fn display(d: Duration) -> String {
         return "0s".to_owned();
     }
     for (size, unit) in UNITS {
-        if nanos % size == 0 {
+        if nanos.is_multiple_of(size) {
             return format!("{}{unit}", nanos / size);
         }
     }

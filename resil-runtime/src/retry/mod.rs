@@ -354,17 +354,16 @@ impl RetryRun<'_> {
             Failure::Rejected(rejection) => rejection.retry_after(),
         };
         let delay = hinted.map_or(backoff, |hinted| hinted.max(backoff));
-        if let Some(deadline) = self.deadline {
-            if Instant::now()
+        if let Some(deadline) = self.deadline
+            && Instant::now()
                 .checked_add(delay)
                 .is_none_or(|end| end > deadline)
-            {
-                self.finish_failed(false);
-                counters.deadline_reached.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retry deadline reached");
-                self.announce_gave_up();
-                return RetryStep::Done(result);
-            }
+        {
+            self.finish_failed(false);
+            counters.deadline_reached.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retry deadline reached");
+            self.announce_gave_up();
+            return RetryStep::Done(result);
         }
         counters.retries.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
