@@ -51,7 +51,6 @@ pub mod chaos;
 pub mod circuit_breaker;
 mod clock;
 pub mod config;
-mod counter;
 mod declared;
 mod duration;
 mod error;

@@ -35,7 +35,6 @@ pub use permit::BulkheadPermit;
 #[cfg(feature = "tower")]
 pub(crate) use permit::OwnedBulkheadPermit;
 
-use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::health::Status;
@@ -79,9 +78,7 @@ pub struct Bulkhead {
 
 #[derive(Debug, Default)]
 struct Counters {
-    /// Bumped on every admitted call: a per-thread counter, so the
-    /// free-capacity path pays no locked instruction for it.
-    admitted: Counter,
+    admitted: AtomicU64,
     admitted_after_wait: AtomicU64,
     rejected: AtomicU64,
     timed_out: AtomicU64,
@@ -184,7 +181,7 @@ impl Bulkhead {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.counters.admitted.increment();
+                    self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                     return Some(BulkheadPermit::new(self));
                 }
                 Err(actual) => state = actual,
@@ -231,7 +228,7 @@ impl Bulkhead {
                     Ordering::Acquire,
                 ) {
                     Ok(_) if takes_slot => {
-                        self.counters.admitted.increment();
+                        self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                         return Ok(BulkheadPermit::new(self));
                     }
                     Ok(_) => break,
@@ -254,7 +251,7 @@ impl Bulkhead {
         );
         match outcome {
             Ok(permit) => {
-                self.counters.admitted.increment();
+                self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .admitted_after_wait
                     .fetch_add(1, Ordering::Relaxed);
@@ -346,7 +343,7 @@ impl Bulkhead {
     pub fn snapshot(&self) -> BulkheadSnapshot {
         let state = self.state.load(Ordering::Acquire);
         let config = self.config.load();
-        let admitted = self.counters.admitted.get();
+        let admitted = self.counters.admitted.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
         let mut snapshot = BulkheadSnapshot {
             name: self.name.clone(),
@@ -372,8 +369,8 @@ impl Bulkhead {
 
     /// Zeroes the counters; slots in use stay in use.
     pub fn reset(&self) {
-        self.counters.admitted.reset();
         for counter in [
+            &self.counters.admitted,
             &self.counters.admitted_after_wait,
             &self.counters.rejected,
             &self.counters.timed_out,

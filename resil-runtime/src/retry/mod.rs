@@ -19,7 +19,6 @@ use tokio::time::Instant;
 
 pub use config::{Backoff, Jitter, RetryConfig};
 
-use crate::counter::Counter;
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::live::LiveRetryConfig;
@@ -59,9 +58,7 @@ pub struct RetryPolicy {
 /// the first attempt costs one relaxed `fetch_add`.
 #[derive(Debug, Default)]
 struct Counters {
-    /// A per-thread counter: the no-failure path pays no locked
-    /// instruction for it.
-    succeeded_first: Counter,
+    succeeded_first: AtomicU64,
     succeeded_after_retry: AtomicU64,
     failed: AtomicU64,
     exhausted: AtomicU64,
@@ -198,7 +195,7 @@ impl RetryPolicy {
     /// Statistics at this moment.
     pub fn snapshot(&self) -> RetrySnapshot {
         let c = &self.counters;
-        let succeeded_first = c.succeeded_first.get();
+        let succeeded_first = c.succeeded_first.load(Ordering::Relaxed);
         let succeeded_after_retry = c.succeeded_after_retry.load(Ordering::Relaxed);
         let failed = c.failed.load(Ordering::Relaxed);
         RetrySnapshot {
@@ -217,8 +214,8 @@ impl RetryPolicy {
     /// Zeroes the statistics.
     pub fn reset(&self) {
         let c = &self.counters;
-        c.succeeded_first.reset();
         for counter in [
+            &c.succeeded_first,
             &c.succeeded_after_retry,
             &c.failed,
             &c.exhausted,
@@ -317,7 +314,7 @@ impl RetryRun<'_> {
         let error = match &result {
             Ok(_) => {
                 if self.attempt == 1 {
-                    counters.succeeded_first.increment();
+                    counters.succeeded_first.fetch_add(1, Ordering::Relaxed);
                 } else {
                     counters
                         .succeeded_after_retry
