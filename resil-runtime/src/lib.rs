@@ -51,6 +51,7 @@ pub mod chaos;
 pub mod circuit_breaker;
 mod clock;
 pub mod config;
+mod counter;
 mod declared;
 mod duration;
 mod error;
