@@ -97,6 +97,19 @@ pub(crate) fn enabled() -> bool {
     SUBSCRIBED.load(Ordering::Acquire)
 }
 
+/// Publishes a rejection, cloning the error only when someone listens.
+pub(crate) fn rejected(policy: &PolicyName, policy_kind: PolicyKind, error: &crate::Error) {
+    if enabled() {
+        emit(
+            policy,
+            policy_kind,
+            EventKind::Rejected {
+                error: error.clone(),
+            },
+        );
+    }
+}
+
 pub(crate) fn emit(policy: &PolicyName, policy_kind: PolicyKind, kind: EventKind) {
     if SUBSCRIBED.load(Ordering::Acquire) {
         // No receiver left is not an error worth reporting.

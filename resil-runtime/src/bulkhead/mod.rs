@@ -37,7 +37,7 @@ pub(crate) use permit::OwnedBulkheadPermit;
 
 use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
-use crate::events::{self, EventKind};
+use crate::events;
 use crate::health::Status;
 use crate::live::LiveBulkheadConfig;
 use queue::Waiter;
@@ -332,15 +332,7 @@ impl Bulkhead {
             queue: self.config.queue(),
         };
         tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
-        if events::enabled() {
-            events::emit(
-                &self.name,
-                PolicyKind::Bulkhead,
-                EventKind::Rejected {
-                    error: error.clone(),
-                },
-            );
-        }
+        events::rejected(&self.name, PolicyKind::Bulkhead, &error);
         error
     }
 

@@ -372,15 +372,7 @@ impl CircuitBreaker {
             retry_after,
         };
         tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
-        if events::enabled() {
-            events::emit(
-                &self.name,
-                PolicyKind::CircuitBreaker,
-                EventKind::Rejected {
-                    error: error.clone(),
-                },
-            );
-        }
+        events::rejected(&self.name, PolicyKind::CircuitBreaker, &error);
         error
     }
 

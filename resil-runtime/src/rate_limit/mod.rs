@@ -46,7 +46,7 @@ pub use config::RateLimiterConfig;
 
 use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
-use crate::events::{self, EventKind};
+use crate::events;
 use crate::live::LiveRateLimiterConfig;
 use crate::private::Failure;
 use crate::sync::{AtomicI64, AtomicU64};
@@ -280,13 +280,7 @@ impl RateLimiter {
             retry_after,
         };
         tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "rate limiter rejected a call");
-        events::emit(
-            &self.name,
-            PolicyKind::RateLimiter,
-            EventKind::Rejected {
-                error: error.clone(),
-            },
-        );
+        events::rejected(&self.name, PolicyKind::RateLimiter, &error);
         error
     }
 
