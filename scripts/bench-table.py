@@ -159,27 +159,31 @@ def check_targets(facts: dict, prints: list, alloc_status: str | None) -> list[s
     else:
         target("closed breaker overhead ≤ 10 ns and below every peer's", None, "not run")
 
-    ours = get("contention-breaker", PRIMARY, "2")
-    theirs = get("contention-breaker", "recloser", "2")
-    if ours is not None and theirs is not None:
+    def at_most_fraction(label, ours, theirs, peer, fraction):
+        """A target that resil's overhead is at most `fraction` of a peer's."""
+        if ours is None or theirs is None:
+            target(label, None, "not run")
+            return
         target(
-            "2 threads: breaker overhead ≤ 1/3 of recloser's",
-            ours <= theirs / 3,
-            f"resil {ours:.1f} ns vs recloser {theirs:.1f} ns (ratio {ours / theirs:.2f})",
+            label,
+            ours <= theirs * fraction,
+            f"resil {ours:.1f} ns vs {peer} {theirs:.1f} ns (ratio {ours / theirs:.2f})",
         )
-    else:
-        target("2 threads: breaker overhead ≤ 1/3 of recloser's", None, "not run")
 
-    ours = get("bulkhead", PRIMARY)
-    theirs = get("bulkhead", "tokio-semaphore")
-    if ours is not None and theirs is not None:
-        target(
-            "bulkhead overhead ≤ 1/2 of Semaphore's",
-            ours <= theirs / 2,
-            f"resil {ours:.1f} ns vs Semaphore {theirs:.1f} ns (ratio {ours / theirs:.2f})",
-        )
-    else:
-        target("bulkhead overhead ≤ 1/2 of Semaphore's", None, "not run")
+    at_most_fraction(
+        "2 threads: breaker overhead ≤ 1/3 of recloser's",
+        get("contention-breaker", PRIMARY, "2"),
+        get("contention-breaker", "recloser", "2"),
+        "recloser",
+        1 / 3,
+    )
+    at_most_fraction(
+        "bulkhead overhead ≤ 1/2 of Semaphore's",
+        get("bulkhead", PRIMARY),
+        get("bulkhead", "tokio-semaphore"),
+        "Semaphore",
+        1 / 2,
+    )
 
     ours = get("retry", PRIMARY)
     target(

@@ -451,6 +451,18 @@ async fn health_follows_the_breaker_with_its_hysteresis() {
 
 #[tokio::test]
 async fn a_failure_rate_close_to_its_limit_degrades() {
+    /// Settles one call per entry: a failure where `true`, else a success.
+    fn record(breaker: &resil::CircuitBreaker, failed: &[bool]) {
+        for &failed in failed {
+            let permit = breaker.try_acquire().unwrap();
+            if failed {
+                permit.failure()
+            } else {
+                permit.success()
+            }
+        }
+    }
+
     let breaker = registry()
         .register_circuit_breaker(
             "obs-health-rate",
@@ -460,27 +472,16 @@ async fn a_failure_rate_close_to_its_limit_degrades() {
                 .window(10),
         )
         .unwrap();
-    for failed in [
-        false, false, false, false, true, false, false, false, false, false,
-    ] {
-        let permit = breaker.try_acquire().unwrap();
-        if failed {
-            permit.failure()
-        } else {
-            permit.success()
-        }
-    }
+    record(
+        &breaker,
+        &[
+            false, false, false, false, true, false, false, false, false, false,
+        ],
+    );
     let h = breaker.health();
     assert_eq!(h.status, Status::Healthy, "10% of a 50% limit: {h:?}");
     assert!((h.score - 0.9).abs() < 1e-9, "{h:?}");
-    for failed in [true, true, false] {
-        let permit = breaker.try_acquire().unwrap();
-        if failed {
-            permit.failure()
-        } else {
-            permit.success()
-        }
-    }
+    record(&breaker, &[true, true, false]);
     // 3 failures in the last 10 calls: 60% of the way to opening.
     let h = breaker.health();
     assert_eq!(h.status, Status::Degraded, "{h:?}");

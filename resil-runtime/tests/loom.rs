@@ -362,6 +362,21 @@ fn poll_once<'a>(
         .poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// A caller that queues and keeps polling until it is admitted, then
+/// leaves at once.
+fn spawn_patient_waiter(bulkhead: &Arc<Bulkhead>) -> thread::JoinHandle<()> {
+    let bulkhead = Arc::clone(bulkhead);
+    thread::spawn(move || {
+        let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
+        loop {
+            match poll_once(&mut acquire) {
+                Poll::Ready(permit) => break drop(permit.expect("queued, not refused")),
+                Poll::Pending => thread::yield_now(),
+            }
+        }
+    })
+}
+
 fn assert_idle(bulkhead: &Bulkhead) {
     let view = bulkhead.snapshot();
     assert_eq!((view.in_flight, view.queued), (0, 0), "{view:?}");
@@ -412,20 +427,7 @@ fn release_hands_the_slot_to_a_waiter() {
         check(3, || {
             let bulkhead = bulkhead(1, 1);
             let held = bulkhead.try_acquire().unwrap();
-            let waiter = {
-                let bulkhead = Arc::clone(&bulkhead);
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    loop {
-                        match poll_once(&mut acquire) {
-                            Poll::Ready(permit) => {
-                                break drop(permit.expect("queued, not refused"));
-                            }
-                            Poll::Pending => thread::yield_now(),
-                        }
-                    }
-                })
-            };
+            let waiter = spawn_patient_waiter(&bulkhead);
             drop(held);
             waiter.join().unwrap();
             assert_eq!(bulkhead.snapshot().admitted, 2);
@@ -468,20 +470,7 @@ fn a_release_skips_a_cancelled_waiter() {
         check(2, || {
             let bulkhead = bulkhead(1, 2);
             let held = bulkhead.try_acquire().unwrap();
-            let patient = {
-                let bulkhead = Arc::clone(&bulkhead);
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    loop {
-                        match poll_once(&mut acquire) {
-                            Poll::Ready(permit) => {
-                                break drop(permit.expect("queued, not refused"));
-                            }
-                            Poll::Pending => thread::yield_now(),
-                        }
-                    }
-                })
-            };
+            let patient = spawn_patient_waiter(&bulkhead);
             let impatient = {
                 let bulkhead = Arc::clone(&bulkhead);
                 thread::spawn(move || {
