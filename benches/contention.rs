@@ -17,19 +17,26 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use failsafe::futures::CircuitBreaker as _;
-use resil::__private::{BulkheadSite, CircuitBreakerSite, finish, lift, never};
-use resil::{BulkheadConfig, CircuitBreakerConfig};
 
-use common::{block_on, work};
+use common::{BenchError, block_on, work};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
-static BREAKER: CircuitBreakerSite =
-    CircuitBreakerSite::new("bench-contended", CircuitBreakerConfig::DEFAULT);
-static BULKHEAD: BulkheadSite = BulkheadSite::new(
-    "bench-contended",
-    BulkheadConfig::DEFAULT.max_concurrent(64),
-);
+#[resil::circuit_breaker(name = "bench-contended")]
+async fn through_breaker(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::bulkhead(name = "bench-contended", max = 64)]
+async fn through_bulkhead(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::circuit_breaker(name = "bench-contended")]
+#[resil::bulkhead(name = "bench-contended", max = 64)]
+async fn through_both(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
 
 /// Runs `call` `iters` times on each of `threads` threads at once; returns
 /// the slowest thread's time.
@@ -76,11 +83,8 @@ fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-breaker");
     bench_threads(&mut group, "bare", &bare);
 
-    let breaker = BREAKER.get();
     bench_threads(&mut group, "resil", &|| {
-        let result =
-            block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) });
-        black_box(result).ok();
+        black_box(block_on(through_breaker(black_box(1)))).ok();
     });
 
     let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
@@ -99,10 +103,8 @@ fn bulkhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-bulkhead");
     bench_threads(&mut group, "bare", &bare);
 
-    let bulkhead = BULKHEAD.get();
     bench_threads(&mut group, "resil", &|| {
-        let result = block_on(async { finish(bulkhead.call_site(lift(work(black_box(1)))).await) });
-        black_box(result).ok();
+        black_box(block_on(through_bulkhead(black_box(1)))).ok();
     });
 
     let semaphore = tokio::sync::Semaphore::new(64);
@@ -120,16 +122,8 @@ fn both(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-breaker+bulkhead");
     bench_threads(&mut group, "bare", &bare);
 
-    let (breaker, bulkhead) = (BREAKER.get(), BULKHEAD.get());
     bench_threads(&mut group, "resil", &|| {
-        let result = block_on(async {
-            finish(
-                breaker
-                    .call_site(bulkhead.call_site(lift(work(black_box(1)))), never)
-                    .await,
-            )
-        });
-        black_box(result).ok();
+        black_box(block_on(through_both(black_box(1)))).ok();
     });
 
     let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());

@@ -11,10 +11,11 @@
 //!   the macros generate it and through the macros themselves;
 //! - `open`: how fast an open breaker rejects a call.
 //!
-//! resil's variants go through the same `static` call sites
-//! (`resil::__private::*Site`) and calls (`call_site`, `lift`, `finish`,
-//! `RetryRun::next`) that `#[retry]`, `#[circuit_breaker]` and `#[bulkhead]`
-//! expand to. Every variant is polled by the same no-op-waker executor.
+//! resil's variants are functions annotated with `#[circuit_breaker]`,
+//! `#[bulkhead]` and `#[retry]`: what a user's call costs, generated code
+//! included. The `resil-permit` variants take the policy's permit by hand,
+//! for comparison. Every variant is polled by the same no-op-waker
+//! executor.
 //!
 //! Before the benches run, this binary prints each policy's memory
 //! footprint (`resil-footprint:` lines), which `scripts/bench-table.sh`
@@ -28,57 +29,44 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use failsafe::futures::CircuitBreaker as _;
-use resil::__private::{
-    BulkheadSite, CircuitBreakerSite, RetrySite, RetryStep, always, finish, lift, never,
-};
-use resil::{BulkheadConfig, CircuitBreakerConfig, CircuitState, RetryConfig};
+use resil::{CircuitBreakerConfig, CircuitState};
 use tower::{Layer as _, Service as _, ServiceExt as _};
 
 use common::{BenchError, block_on, fail, work};
 
-static BREAKER: CircuitBreakerSite =
-    CircuitBreakerSite::new("bench-breaker", CircuitBreakerConfig::DEFAULT);
-static BREAKER_WINDOW: CircuitBreakerSite = CircuitBreakerSite::new(
-    "bench-breaker-window",
-    CircuitBreakerConfig::DEFAULT.failure_rate(0.5).window(100),
-);
-static BULKHEAD: BulkheadSite = BulkheadSite::new("bench-bulkhead", BulkheadConfig::DEFAULT);
-static RETRY: RetrySite = RetrySite::new("bench-retry", RetryConfig::DEFAULT.max_attempts(3));
-static OPEN: CircuitBreakerSite = CircuitBreakerSite::new(
-    "bench-open",
-    CircuitBreakerConfig::DEFAULT
-        .threshold(1)
-        .timeout(Duration::from_secs(3600)),
-);
-
-// The full stack, hand-expanded as the macros generate it.
-static STACK_RETRY: RetrySite = RetrySite::new("bench-stack", RetryConfig::DEFAULT.max_attempts(3));
-static STACK_BREAKER: CircuitBreakerSite =
-    CircuitBreakerSite::new("bench-stack", CircuitBreakerConfig::DEFAULT);
-static STACK_BULKHEAD: BulkheadSite = BulkheadSite::new("bench-stack", BulkheadConfig::DEFAULT);
-
-async fn stack_by_hand(input: u64) -> Result<u64, BenchError> {
-    let result = {
-        let mut run = STACK_RETRY.get().start();
-        loop {
-            let attempt = STACK_BREAKER
-                .get()
-                .call_site(STACK_BULKHEAD.get().call_site(lift(work(input))), never)
-                .await;
-            match run.next(attempt, always, |e| resil::__private::describe!(e)) {
-                RetryStep::Done(result) => break result,
-                RetryStep::Retry(delay) => resil::__private::sleep(delay).await,
-            }
-        }
-    };
-    finish(result)
+#[resil::circuit_breaker(name = "bench-breaker")]
+async fn through_breaker(input: u64) -> Result<u64, BenchError> {
+    work(input).await
 }
 
-// The same stack through the macros.
-#[resil::retry(name = "bench-macro-stack", max = 3)]
-#[resil::circuit_breaker(name = "bench-macro-stack")]
-#[resil::bulkhead(name = "bench-macro-stack")]
-async fn stack_by_macros(input: u64) -> Result<u64, BenchError> {
+#[resil::circuit_breaker(name = "bench-breaker-window", failure_rate = 0.5, window = 100)]
+async fn through_windowed_breaker(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::bulkhead(name = "bench-bulkhead")]
+async fn through_bulkhead(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::retry(name = "bench-retry", max = 3)]
+async fn through_retry(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::circuit_breaker(name = "bench-open", threshold = 1, timeout = 3600s)]
+async fn through_open_breaker(input: u64, failing: bool) -> Result<u64, BenchError> {
+    if failing {
+        fail(input).await
+    } else {
+        work(input).await
+    }
+}
+
+#[resil::retry(name = "bench-stack", max = 3)]
+#[resil::circuit_breaker(name = "bench-stack")]
+#[resil::bulkhead(name = "bench-stack")]
+async fn through_stack(input: u64) -> Result<u64, BenchError> {
     work(input).await
 }
 
@@ -87,19 +75,12 @@ fn breaker(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
     group.bench_function("resil", |b| {
-        b.iter(|| {
-            block_on(async {
-                finish(
-                    BREAKER
-                        .get()
-                        .call_site(lift(work(black_box(1))), never)
-                        .await,
-                )
-            })
-        })
+        b.iter(|| block_on(through_breaker(black_box(1))))
     });
     group.bench_function("resil-permit", |b| {
-        let breaker = BREAKER.get();
+        let breaker = resil::registry()
+            .circuit_breaker("bench-breaker")
+            .expect("registered by the first call");
         b.iter(|| {
             block_on(async {
                 let permit = breaker.try_acquire()?;
@@ -110,16 +91,7 @@ fn breaker(c: &mut Criterion) {
         })
     });
     group.bench_function("resil-window100", |b| {
-        b.iter(|| {
-            block_on(async {
-                finish(
-                    BREAKER_WINDOW
-                        .get()
-                        .call_site(lift(work(black_box(1))), never)
-                        .await,
-                )
-            })
-        })
+        b.iter(|| block_on(through_windowed_breaker(black_box(1))))
     });
 
     let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
@@ -156,12 +128,12 @@ fn bulkhead(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
     group.bench_function("resil", |b| {
-        b.iter(|| {
-            block_on(async { finish(BULKHEAD.get().call_site(lift(work(black_box(1)))).await) })
-        })
+        b.iter(|| block_on(through_bulkhead(black_box(1))))
     });
     group.bench_function("resil-permit", |b| {
-        let bulkhead = BULKHEAD.get();
+        let bulkhead = resil::registry()
+            .bulkhead("bench-bulkhead")
+            .expect("registered by the first call");
         b.iter(|| {
             block_on(async {
                 let _slot = bulkhead.try_acquire()?;
@@ -225,21 +197,7 @@ fn retry(c: &mut Criterion) {
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
     group.bench_function("resil", |b| {
-        b.iter(|| {
-            block_on(async {
-                let result = {
-                    let mut run = RETRY.get().start();
-                    loop {
-                        let attempt = lift(work(black_box(1))).await;
-                        match run.next(attempt, always, |e| resil::__private::describe!(e)) {
-                            RetryStep::Done(result) => break result,
-                            RetryStep::Retry(delay) => resil::__private::sleep(delay).await,
-                        }
-                    }
-                };
-                finish(result)
-            })
-        })
+        b.iter(|| block_on(through_retry(black_box(1))))
     });
 
     group.bench_function("backon", |b| {
@@ -286,17 +244,14 @@ fn retry(c: &mut Criterion) {
 fn stack(c: &mut Criterion) {
     let mut group = c.benchmark_group("stack");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
-    group.bench_function("resil", |b| {
-        b.iter(|| block_on(stack_by_hand(black_box(1))))
-    });
     // The macros registered all three policies under the name they were given.
-    assert_eq!(block_on(stack_by_macros(7)), Ok(7));
+    assert_eq!(block_on(through_stack(7)), Ok(7));
     let registry = resil::registry();
-    assert!(registry.retry("bench-macro-stack").is_ok());
-    assert!(registry.circuit_breaker("bench-macro-stack").is_ok());
-    assert!(registry.bulkhead("bench-macro-stack").is_ok());
-    group.bench_function("resil-macros", |b| {
-        b.iter(|| block_on(stack_by_macros(black_box(1))))
+    assert!(registry.retry("bench-stack").is_ok());
+    assert!(registry.circuit_breaker("bench-stack").is_ok());
+    assert!(registry.bulkhead("bench-stack").is_ok());
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(through_stack(black_box(1))))
     });
 
     // The same three policies composed from peers: backon around recloser
@@ -323,13 +278,13 @@ fn stack(c: &mut Criterion) {
 fn open(c: &mut Criterion) {
     let mut group = c.benchmark_group("open");
 
-    let breaker = OPEN.get();
-    let _ = block_on(breaker.call_site(lift(fail(0)), never));
+    let _ = block_on(through_open_breaker(0, true));
+    let breaker = resil::registry()
+        .circuit_breaker("bench-open")
+        .expect("registered by the first call");
     assert_eq!(breaker.state(), CircuitState::Open);
     group.bench_function("resil", |b| {
-        b.iter(|| {
-            block_on(async { finish(breaker.call_site(lift(work(black_box(1))), never).await) })
-        })
+        b.iter(|| block_on(through_open_breaker(black_box(1), false)))
     });
     group.bench_function("resil-try-acquire", |b| {
         b.iter(|| black_box(breaker.try_acquire()).is_err())

@@ -17,11 +17,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use resil::__private::{
-    BulkheadSite, CircuitBreakerSite, RateLimiterSite, RetrySite, RetryStep, always, finish, lift,
-    never,
-};
-use resil::{BulkheadConfig, CircuitBreakerConfig, CircuitState, RateLimiterConfig, RetryConfig};
+use resil::{CircuitBreakerConfig, CircuitState};
 
 struct CountingAllocator;
 
@@ -126,91 +122,89 @@ fn the_counter_sees_an_allocation() {
 
 #[test]
 fn a_closed_breaker_call_does_not_allocate() {
-    static PLAIN: CircuitBreakerSite =
-        CircuitBreakerSite::new("alloc-closed", CircuitBreakerConfig::DEFAULT);
-    static WINDOWED: CircuitBreakerSite = CircuitBreakerSite::new(
-        "alloc-closed-window",
-        CircuitBreakerConfig::DEFAULT.failure_rate(0.5).window(100),
-    );
-    for site in [&PLAIN, &WINDOWED] {
-        assert_no_allocation("a closed breaker's call_site", || {
-            let result =
-                block_on(async { finish(site.get().call_site(lift(work(1)), never).await) });
-            assert_eq!(result, Ok(1));
-        });
+    #[resil::circuit_breaker(name = "alloc-closed")]
+    async fn plain(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
+    #[resil::circuit_breaker(name = "alloc-closed-window", failure_rate = 0.5, window = 100)]
+    async fn windowed(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
+    assert_no_allocation("a call through a closed breaker", || {
+        assert_eq!(block_on(plain(1)), Ok(1));
+    });
+    assert_no_allocation("a call through a closed breaker with a window", || {
+        assert_eq!(block_on(windowed(1)), Ok(1));
+    });
+    for name in ["alloc-closed", "alloc-closed-window"] {
+        let breaker = resil::registry().circuit_breaker(name).expect("registered");
         assert_no_allocation("a closed breaker's permit", || {
-            let permit = site.get().try_acquire().expect("closed");
+            let permit = breaker.try_acquire().expect("closed");
             permit.success();
         });
-        assert_eq!(site.get().state(), CircuitState::Closed);
+        assert_eq!(breaker.state(), CircuitState::Closed);
     }
 }
 
 #[test]
 fn a_bulkhead_call_with_free_capacity_does_not_allocate() {
-    static BULKHEAD: BulkheadSite = BulkheadSite::new("alloc-bulkhead", BulkheadConfig::DEFAULT);
-    assert_no_allocation("a bulkhead's call_site", || {
-        let result = block_on(async { finish(BULKHEAD.get().call_site(lift(work(2))).await) });
-        assert_eq!(result, Ok(2));
+    #[resil::bulkhead(name = "alloc-bulkhead")]
+    async fn call(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
+    assert_no_allocation("a call through a bulkhead", || {
+        assert_eq!(block_on(call(2)), Ok(2));
     });
+    let bulkhead = resil::registry()
+        .bulkhead("alloc-bulkhead")
+        .expect("registered");
     assert_no_allocation("a bulkhead's permit", || {
-        drop(BULKHEAD.get().try_acquire().expect("free capacity"));
+        drop(bulkhead.try_acquire().expect("free capacity"));
     });
-    assert_eq!(BULKHEAD.get().in_flight(), 0);
+    assert_eq!(bulkhead.in_flight(), 0);
 }
 
 #[test]
 fn a_retry_whose_first_attempt_succeeds_does_not_allocate() {
-    static RETRY: RetrySite = RetrySite::new("alloc-retry", RetryConfig::DEFAULT.max_attempts(3));
+    #[resil::retry(name = "alloc-retry", max = 3)]
+    async fn call(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
     assert_no_allocation("a retry with no failure", || {
-        let result = block_on(async {
-            let result = {
-                let mut run = RETRY.get().start();
-                loop {
-                    let attempt = lift(work(3)).await;
-                    match run.next(attempt, always, |e| resil::__private::describe!(e)) {
-                        RetryStep::Done(result) => break result,
-                        RetryStep::Retry(delay) => resil::__private::sleep(delay).await,
-                    }
-                }
-            };
-            finish(result)
-        });
-        assert_eq!(result, Ok(3));
+        assert_eq!(block_on(call(3)), Ok(3));
     });
 }
 
 #[test]
 fn a_rate_limiter_call_with_spare_quota_does_not_allocate() {
-    static LIMITER: RateLimiterSite = RateLimiterSite::new(
-        "alloc-rate-limiter",
-        RateLimiterConfig::DEFAULT
-            .rate(u32::MAX)
-            .per(Duration::from_secs(3600)),
-    );
-    assert_no_allocation("a rate limiter's call_site", || {
-        let result = block_on(async { finish(LIMITER.get().call_site(lift(work(6))).await) });
-        assert_eq!(result, Ok(6));
+    #[resil::rate_limit(name = "alloc-rate-limiter", rate = 4294967295, per = 1h)]
+    async fn call(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
+    assert_no_allocation("a call through a rate limiter", || {
+        assert_eq!(block_on(call(6)), Ok(6));
     });
+    let limiter = resil::registry()
+        .rate_limiter("alloc-rate-limiter")
+        .expect("registered");
     assert_no_allocation("a rate limiter's try_acquire", || {
-        LIMITER.get().try_acquire().expect("spare quota");
+        limiter.try_acquire().expect("spare quota");
     });
 }
 
 #[test]
 fn a_slow_call_and_time_window_breaker_does_not_allocate() {
-    static TIMED: CircuitBreakerSite = CircuitBreakerSite::new(
-        "alloc-closed-timed",
-        CircuitBreakerConfig::DEFAULT
-            .failure_rate(0.5)
-            .time_window(Duration::from_secs(60))
-            .slow_call(Duration::from_secs(1)),
-    );
-    assert_no_allocation("a timed breaker's call_site", || {
-        let result = block_on(async { finish(TIMED.get().call_site(lift(work(7)), never).await) });
-        assert_eq!(result, Ok(7));
+    #[resil::circuit_breaker(name = "alloc-closed-timed", failure_rate = 0.5, window = 60s, slow_call = 1s)]
+    async fn call(input: u64) -> Result<u64, AppError> {
+        work(input).await
+    }
+    assert_no_allocation("a call through a timed breaker", || {
+        assert_eq!(block_on(call(7)), Ok(7));
     });
-    assert_eq!(TIMED.get().state(), CircuitState::Closed);
+    let breaker = resil::registry()
+        .circuit_breaker("alloc-closed-timed")
+        .expect("registered");
+    assert_eq!(breaker.state(), CircuitState::Closed);
 }
 
 #[test]
@@ -234,20 +228,23 @@ fn the_macro_stack_does_not_allocate_when_nothing_fails() {
 
 #[test]
 fn an_open_breaker_rejects_without_allocating() {
-    static OPEN: CircuitBreakerSite = CircuitBreakerSite::new(
-        "alloc-open",
-        CircuitBreakerConfig::DEFAULT
-            .threshold(1)
-            .timeout(Duration::from_secs(3600)),
-    );
-    let breaker = OPEN.get();
-    let _ = block_on(breaker.call_site(lift(fail()), never));
+    #[resil::circuit_breaker(name = "alloc-open", threshold = 1, timeout = 3600s)]
+    async fn call(input: u64, failing: bool) -> Result<u64, AppError> {
+        if failing {
+            fail().await
+        } else {
+            work(input).await
+        }
+    }
+    let _ = block_on(call(0, true));
+    let breaker = resil::registry()
+        .circuit_breaker("alloc-open")
+        .expect("registered");
     assert_eq!(breaker.state(), CircuitState::Open);
 
     assert_no_allocation("an open breaker's rejection", || {
-        let result = block_on(async { finish(breaker.call_site(lift(work(5)), never).await) });
         assert!(matches!(
-            result,
+            block_on(call(5, false)),
             Err(AppError::Resil(resil::Error::CircuitOpen { .. }))
         ));
     });
@@ -279,8 +276,9 @@ fn a_registered_breaker_with_a_100_call_window_fits_in_256_bytes() {
         .expect("valid config");
     let bytes = slow.memory_footprint();
     println!("with slow calls too: {bytes} bytes");
-    // The slow calls' ring of bits comes on top: 16 bytes for 100 calls.
-    assert!(bytes <= 256 + 16, "{bytes} bytes");
+    // The slow calls' ring comes on top, out of line: its 24-byte header
+    // and 16 bytes of bits for 100 calls.
+    assert!(bytes <= 256 + 24 + 16, "{bytes} bytes");
     let timed = resil::registry()
         .register_circuit_breaker(
             "alloc-footprint-time",

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use resil::__private::{finish, lift, never};
+use resil::__private::{Rejection, never};
 use resil::{
     Bulkhead, BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, CircuitState, ConfigError,
     Jitter, PolicyKind, RetryConfig, RetryPolicy, RetryStep, bulkhead, circuit_breaker, registry,
@@ -139,6 +139,36 @@ impl Body {
     }
 }
 
+/// One attempt through a breaker and a bulkhead, written out as the macros
+/// generate it: a refusal leaves the permits unsettled and comes back with
+/// its record.
+async fn guarded<T>(
+    breaker: &CircuitBreaker,
+    bulkhead: &Bulkhead,
+    body: impl Future<Output = Result<T, AppError>>,
+) -> (Result<T, AppError>, Rejection) {
+    let permit = match breaker.try_enter() {
+        Some(permit) => Ok(permit),
+        None => breaker.enter_slow().await,
+    };
+    let permit = match permit {
+        Ok(permit) => permit,
+        Err(refusal) => return (Err(refusal.clone().into()), Rejection::of(&refusal)),
+    };
+    let slot = match bulkhead.try_enter() {
+        Some(slot) => Ok(slot),
+        None => bulkhead.enter_slow().await,
+    };
+    let slot = match slot {
+        Ok(slot) => slot,
+        Err(refusal) => return (Err(refusal.clone().into()), Rejection::of(&refusal)),
+    };
+    let result = body.await;
+    drop(slot);
+    resil::__private::settle(permit, &result, never);
+    (result, Rejection::new())
+}
+
 /// The stack the macros generate, written out against the runtime API:
 /// retry around breaker around bulkhead around the body.
 async fn direct_stack(
@@ -150,11 +180,15 @@ async fn direct_stack(
 ) -> Result<u32, AppError> {
     let mut run = retry.start();
     loop {
-        let attempt = breaker
-            .call_site(bulkhead.call_site(lift(body.run(fail_first))), never)
-            .await;
-        match run.next(attempt, |_: &AppError| true, |_| None) {
-            RetryStep::Done(result) => return finish(result),
+        let (attempt, rejection) = guarded(breaker, bulkhead, body.run(fail_first)).await;
+        match run.next_attempt(
+            attempt,
+            rejection,
+            |_: &AppError| true,
+            resil::__private::no_retry_after,
+            |_| None,
+        ) {
+            RetryStep::Done(result) => return result,
             RetryStep::Retry(delay) => tokio::time::sleep(delay).await,
         }
     }
@@ -292,11 +326,11 @@ async fn a_cancelled_half_open_trial_frees_its_slot_at_every_poll() {
         breaker.try_acquire().unwrap().failure();
         advance(timeout).await;
 
-        let call = breaker.call_site(bulkhead.call_site(lift(body.run(&no_failures))), never);
+        let call = guarded(&breaker, &bulkhead, body.run(&no_failures));
         let outcome = cancel_after(k, call).await;
         let context = format!("trial dropped after {k} polls");
         assert_bulkhead_idle(&bulkhead, &context);
-        if let Some(result) = outcome {
+        if let Some((result, _)) = outcome {
             assert!(result.is_ok(), "{context}");
             assert_eq!(breaker.state(), CircuitState::Closed, "{context}");
             return;
@@ -488,7 +522,7 @@ fn a_panic_unwinding_through_block_on_is_a_failure_too() {
         .build()
         .unwrap();
     let unwound = panic::catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(breaker.call_site(bulkhead.call_site(lift(boom(7))), never))
+        runtime.block_on(guarded(&breaker, &bulkhead, boom(7)))
     }));
     let payload = unwound.expect_err("the panic propagates");
     assert_eq!(payload.downcast_ref::<Boom>(), Some(&Boom(7)));
@@ -506,7 +540,7 @@ async fn a_panic_caught_inside_poll_is_still_a_failure() {
     quiet_booms();
     let breaker = CircuitBreaker::new("rel-panic-caught", CircuitBreakerConfig::DEFAULT).unwrap();
     let bulkhead = Bulkhead::new("rel-panic-caught", BulkheadConfig::DEFAULT).unwrap();
-    let caught = AssertUnwindSafe(breaker.call_site(bulkhead.call_site(lift(boom(9))), never))
+    let caught = AssertUnwindSafe(guarded(&breaker, &bulkhead, boom(9)))
         .catch_unwind()
         .await;
     let payload = caught.expect_err("the panic is caught");

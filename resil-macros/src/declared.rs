@@ -292,17 +292,12 @@ pub(crate) enum Policy {
 }
 
 impl Policy {
-    /// `policy.call`, awaited, as a future: `call` is the rest of the
-    /// method call, like `call_site(inner, ignore)`.
-    pub(crate) fn call(&self, call: TokenStream) -> TokenStream {
+    /// An expression of the policy: `&'static P`, or for a key an
+    /// `Arc<CircuitBreaker>` (used through auto-deref).
+    pub(crate) fn expr(self) -> TokenStream {
         match self {
-            Policy::Direct(policy) => quote!(#policy.#call),
-            Policy::Keyed { member } => quote! {
-                async {
-                    let __resil_member = #member;
-                    __resil_member.#call.await
-                }
-            },
+            Policy::Direct(policy) => policy,
+            Policy::Keyed { member } => member,
         }
     }
 }

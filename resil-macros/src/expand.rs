@@ -7,35 +7,51 @@
 //! async fn f(client: &Client, req: Req) -> Result<T, E> { body }
 //! ```
 //!
-//! Output:
+//! Output (simplified):
 //!
 //! ```text
 //! async fn f(client: &Client, req: Req) -> Result<T, E> {
 //!     static __RESIL_RETRY_0: RetrySite = RetrySite::new(name, RetryConfig::DEFAULT...);
 //!     static __RESIL_CIRCUIT_BREAKER_1: ...;
 //!     static __RESIL_BULKHEAD_2: ...;
-//!     let __resil_result = {
+//!     let __resil_convert = error_converter();   // `E::from`
+//!     done({
 //!         let mut __resil_run = __RESIL_RETRY_0.get().start();
-//!         loop {
+//!         let (result, _) = loop {
 //!             let req = clone_arg(&req);
-//!             let __resil_attempt = attempt(&[("retry", ..), ..], __resil_run.attempt(),
-//!                 __RESIL_CIRCUIT_BREAKER_1.get().call_site(
-//!                     __RESIL_BULKHEAD_2.get().call_site(lift(anchor::<Result<T, E>, _>(async { body }))),
-//!                     never,
-//!                 ),
-//!             ).await;
-//!             match __resil_run.next(__resil_attempt, always, |e| describe!(e)) {
-//!                 RetryStep::Done(r) => break r,
+//!             let __resil_span = attempt_span(&[("retry", ..), ..], __resil_run.attempt(), None);
+//!             let (attempt, rejection) = '__resil_scope_0: {
+//!                 (
+//!                     {
+//!                         let permit = match breaker.try_enter() / enter_slow() {
+//!                             Ok(permit) => permit,
+//!                             Err(refusal) => break '__resil_scope_0
+//!                                 (Err(__resil_convert(refusal)), Rejection::of(&refusal)),
+//!                         };
+//!                         let result = {
+//!                             let slot = /* the same, for the bulkhead */;
+//!                             traced(&__resil_span, pin!(anchor::<Result<T, E>, _>(async { body }))).await
+//!                         };
+//!                         settle(permit, &result, never);
+//!                         result
+//!                     },
+//!                     Rejection::new(),
+//!                 )
+//!             };
+//!             match __resil_run.next_attempt(attempt, rejection, always, ..) {
+//!                 RetryStep::Done(r) => break (r, rejection),
 //!                 RetryStep::Retry(delay) => sleep(delay).await,
 //!             }
-//!         }
-//!     };
-//!     finish(__resil_result)
+//!         };
+//!         result
+//!     }, &__resil_convert)
 //! }
 //! ```
 //!
-//! `attempt` runs each attempt (the whole call, without `#[retry]`) in a
-//! tracing span; see `traced`.
+//! Every layer passes the body's own `Result<T, E>` on; a refusal becomes
+//! `E` where it happens and jumps to the nearest layer that asks whether
+//! an error was one (see `Scopes`). The body and the slow entries run in
+//! the attempt's tracing span, when a subscriber records it.
 //!
 //! The body stays a plain (not `move`) `async` block awaited in place, so it
 //! borrows the arguments: `&self`, `&mut self`, borrowed arguments, `?` and
@@ -48,7 +64,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{AttrStyle, FnArg, ItemFn, Pat, Path, ReturnType, Token, Type};
+use syn::{AttrStyle, FnArg, ItemFn, Lifetime, Pat, Path, ReturnType, Token, Type};
 
 use crate::args::{
     BulkheadArgs, CircuitBreakerArgs, FallbackArgs, FallbackOn, Layer, RateLimitArgs, RetryArgs,
@@ -97,7 +113,12 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     } else {
         quote_spanned!(ret_span=> #krate::__private::anchor::<#ret, _>(async #block))
     };
-    let mut code = Code::Future(quote_spanned!(ret_span=> #krate::__private::lift(#body)));
+    let span = Ident::new("__resil_span", Span::call_site());
+    let private_root = quote!(#krate::__private);
+    // The body is polled in the attempt's span (when a subscriber wants
+    // it), through `Pin<&mut _>`: pinned where it is made, it is not
+    // copied into a wrapper.
+    let mut code = quote!(#private_root::traced(&#span, ::core::pin::pin!(#body)).await);
 
     // A fallback gets the function's arguments; which of them it can take
     // as they are depends on the layers below it.
@@ -106,14 +127,15 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     } else {
         Vec::new()
     };
-    // Timeouts and fallbacks turn resil errors into `E` inside the stack;
-    // they share one converter, made once and spanned over the return type
-    // so that a missing `From<resil::Error>` is one error, reported there.
+    // Every policy's refusal becomes the function's `E`, through one
+    // converter made once and spanned over the return type, so that a
+    // missing `From<resil::Error>` is one error, reported there.
     let (start, end) = first_and_last_span(&ret);
-    let converts = layers
-        .iter()
-        .any(|layer| matches!(layer, Layer::Timeout(_) | Layer::Fallback(_)));
     let convert = Ident::new("__resil_convert", Span::call_site());
+    // Only `E` matters to the converter: `impl Trait` (which a turbofish
+    // cannot name) stands aside as `()`.
+    let ret_for_error = without_impl_trait(&ret);
+    let mut scopes = Scopes::new(layers);
 
     let mut statics = TokenStream::new();
     let mut retry_below = false;
@@ -130,10 +152,15 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
             ),
         };
         let private = quote!(#layer_krate::__private);
+        let cx = Layering {
+            private: &private,
+            convert: &convert,
+            index,
+        };
         code = match layer {
             Layer::Retry(args) => {
                 let config = retry_config(&private, args);
-                let policy = match crate::declared::site(
+                let policy = crate::declared::site(
                     &mut statics,
                     &private,
                     layer,
@@ -141,12 +168,8 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     &constructor,
                     &name,
                     config,
-                ) {
-                    crate::declared::Policy::Direct(policy) => policy,
-                    crate::declared::Policy::Keyed { .. } => {
-                        unreachable!("only breakers are keyed")
-                    }
-                };
+                )
+                .expr();
                 let retry_if = match &args.retry_if {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::always),
@@ -156,21 +179,30 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     None => quote!(#private::no_retry_after),
                 };
                 retry_below = true;
-                let attempt = traced(
+                // A retry inside another one opens its spans inside the
+                // outer attempt's.
+                let parent = if scopes.has_span(index) {
+                    quote!(#span.as_deref())
+                } else {
+                    quote!(::core::option::Option::None)
+                };
+                let span_of_attempt = attempt_span(
                     &private,
                     layers,
                     &fn_name,
                     quote!(__resil_run.attempt()),
-                    code.future(),
+                    parent,
                 );
-                Code::Value(retry_loop(
+                let attempt = scopes.catch(&private, index, code);
+                let outcome = retry_loop(
                     &private,
                     &policy,
-                    &retry_if,
-                    &retry_after,
+                    [&retry_if, &retry_after],
                     &clones,
+                    span_of_attempt,
                     attempt,
-                ))
+                );
+                scopes.pass_on(index, outcome)
             }
             Layer::CircuitBreaker(args) => {
                 let config = circuit_breaker_config(&private, args);
@@ -182,13 +214,15 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     &constructor,
                     &name,
                     config,
-                );
+                )
+                .expr();
                 let ignore = match &args.ignore {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::never),
                 };
-                let inner = code.future();
-                Code::Future(policy.call(quote!(call_site(#inner, #ignore))))
+                let refused = scopes.refuse(&cx);
+                let span_here = scopes.span_expr(&private, index);
+                circuit_breaker(&cx, &policy, &ignore, [refused, span_here], code)
             }
             Layer::Bulkhead(args) => {
                 let config = bulkhead_config(&private, args);
@@ -200,9 +234,11 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     &constructor,
                     &name,
                     config,
-                );
-                let inner = code.future();
-                Code::Future(policy.call(quote!(call_site(#inner))))
+                )
+                .expr();
+                let refused = scopes.refuse(&cx);
+                let span_here = scopes.span_expr(&private, index);
+                bulkhead(&cx, &policy, [refused, span_here], code)
             }
             Layer::Timeout(args) => {
                 let config = timeout_config(&private, args);
@@ -211,8 +247,16 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                         #private::TimeoutSite::#constructor(#name, #config);
                 });
                 crate::declared::register(&mut statics, &private, &site);
-                let inner = code.future();
-                Code::Future(quote!(#site.get().call_site(#inner, #convert)))
+                // The layers below run in a future of their own, which the
+                // timeout races; their refusals come out of it tagged.
+                let inner = scopes.catch(&private, index, code);
+                let outcome = quote! {
+                    #site
+                        .get()
+                        .run(async { #inner }, |__resil_e| #private::convert!(#convert, __resil_e))
+                        .await
+                };
+                scopes.pass_on(index, outcome)
             }
             Layer::RateLimit(args) => {
                 let config = rate_limit_config(&private, args);
@@ -221,59 +265,51 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                         #private::RateLimiterSite::#constructor(#name, #config);
                 });
                 crate::declared::register(&mut statics, &private, &site);
-                let inner = code.future();
-                Code::Future(quote!(#site.get().call_site(#inner)))
+                let refused = scopes.refuse(&cx);
+                quote! {
+                    {
+                        if let ::core::result::Result::Err(__resil_refusal) =
+                            #site.get().acquire().await
+                        {
+                            #refused
+                        }
+                        #code
+                    }
+                }
             }
-            Layer::Fallback(args) => Code::Value(fallback(
-                &private,
-                args,
-                &fallback_args,
-                retry_below,
-                &ret,
-                &convert,
-                code.value(),
-            )),
+            Layer::Fallback(args) => {
+                let inner = scopes.catch(&private, index, code);
+                fallback(&private, args, &fallback_args, retry_below, &ret, inner)
+            }
         };
     }
 
-    // The `finish` call is spanned over the return type, so that an `E`
-    // without `From<resil::Error>` is reported there, not on the attribute.
-    let result = Ident::new("__resil_result", Span::call_site());
-    let argument = spanned_call(
-        quote!(::core::convert::identity),
-        result.to_token_stream(),
+    // The converter is made by a call spanned over the return type, so
+    // that an `E` without `From<resil::Error>` is reported there, not on
+    // the attribute.
+    let make_converter = spanned_call(
+        quote!(#krate::__private::error_converter),
+        respanned(
+            quote!(::core::marker::PhantomData::<#ret_for_error>),
+            start,
+            end,
+        ),
         start,
         end,
     );
-    let (finish, make_converter) = if converts {
-        let make = spanned_call(
-            quote!(#krate::__private::error_converter),
-            TokenStream::new(),
-            start,
-            end,
-        );
-        (
-            quote!(#krate::__private::finish_with(#argument, #convert)),
-            quote!(let #convert = #make;),
-        )
+    // Without a retry, the whole call is one attempt, with one span; with
+    // one, each retry loop makes a span per attempt.
+    let top_span = if has_retry {
+        TokenStream::new()
     } else {
-        (
-            spanned_call(quote!(#krate::__private::finish), argument, start, end),
-            TokenStream::new(),
-        )
-    };
-    let value = if has_retry {
-        code.value()
-    } else {
-        let private = quote!(#krate::__private);
-        Code::Future(traced(
-            &private,
+        let top_span = attempt_span(
+            &private_root,
             layers,
             &fn_name,
             quote!(1u32),
-            code.future(),
-        ))
-        .value()
+            quote!(::core::option::Option::None),
+        );
+        quote!(let #span: #krate::__private::AttemptSpan = #top_span;)
     };
     let vis = &func.vis;
     let sig = &func.sig;
@@ -282,41 +318,276 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
         #vis #sig {
             #(#inner_attrs)*
             #statics
-            #make_converter
-            let #result = #value;
-            #finish
+            let #convert = #make_converter;
+            #top_span
+            #code
         }
     }
 }
 
-/// An expression of type `Result<T, Failure<E>>`, or a future of one.
-enum Code {
-    Future(TokenStream),
-    Value(TokenStream),
+/// What a layer's code needs to know of where it is.
+struct Layering<'a> {
+    private: &'a TokenStream,
+    /// `__resil_convert`: `E::from` for `resil::Error`.
+    convert: &'a Ident,
+    index: usize,
 }
 
-impl Code {
-    fn future(self) -> TokenStream {
-        match self {
-            Code::Future(future) => future,
-            Code::Value(value) => quote!(async { #value }),
+/// Where a policy's refusal goes.
+///
+/// Every layer passes the body's own `Result<T, E>` on. A refusal becomes
+/// `E` where it happens and jumps, as `(Err(e), Rejection::of(&refusal))`,
+/// to the nearest layer above that asks whether an error was a refusal:
+/// a retry (`retry_rejections`, the refusal's `retry_after`), a fallback
+/// (`on = rejections`) or a timeout (whose layers below run in a future of
+/// their own, so the jump must end there; the timeout passes it on). The
+/// jump leaves every circuit breaker and bulkhead in between, whose permits
+/// are dropped unsettled: a refusal is nobody's failure. With nothing above
+/// that asks, a refusal returns from the function.
+///
+/// Nothing is kept across the body's `.await` to say whether the error
+/// was a refusal: state that lives across an await costs every call,
+/// measured at several nanoseconds, where a jump costs only the call that
+/// is refused.
+struct Scopes {
+    /// For each layer, the nearest layer above it that catches refusals.
+    catcher: Vec<Option<usize>>,
+    /// For each layer, whether it runs inside an attempt's span.
+    in_span: Vec<bool>,
+    /// Catchers that some refusal below jumps to.
+    caught: Vec<bool>,
+}
+
+impl Scopes {
+    fn new(layers: &[Layer]) -> Self {
+        let has_retry = layers.iter().any(|layer| matches!(layer, Layer::Retry(_)));
+        let mut catcher = Vec::with_capacity(layers.len());
+        let mut in_span = Vec::with_capacity(layers.len());
+        let mut nearest = None;
+        let mut spanned = !has_retry;
+        for (index, layer) in layers.iter().enumerate() {
+            catcher.push(nearest);
+            in_span.push(spanned);
+            if matches!(
+                layer,
+                Layer::Retry(_) | Layer::Fallback(_) | Layer::Timeout(_)
+            ) {
+                nearest = Some(index);
+            }
+            if matches!(layer, Layer::Retry(_)) {
+                spanned = true;
+            }
+        }
+        Self {
+            catcher,
+            in_span,
+            caught: vec![false; layers.len()],
         }
     }
 
-    fn value(self) -> TokenStream {
-        match self {
-            Code::Future(future) => quote!(#future.await),
-            Code::Value(value) => value,
+    /// Whether an attempt's span is in scope at `index`.
+    fn has_span(&self, index: usize) -> bool {
+        self.in_span[index]
+    }
+
+    /// `&__resil_span`, or no span outside every attempt.
+    fn span_expr(&self, private: &TokenStream, index: usize) -> TokenStream {
+        if self.has_span(index) {
+            quote!(&__resil_span)
+        } else {
+            quote!(&#private::NO_SPAN)
+        }
+    }
+
+    /// The statement that sends `__resil_refusal` (a `resil::Error`) on
+    /// from layer `cx.index`.
+    fn refuse(&mut self, cx: &Layering<'_>) -> TokenStream {
+        let Layering {
+            private, convert, ..
+        } = cx;
+        match self.catcher[cx.index] {
+            Some(catcher) => {
+                self.caught[catcher] = true;
+                let label = scope_label(catcher);
+                quote! {
+                    {
+                        let __resil_rejection = #private::Rejection::of(&__resil_refusal);
+                        break #label (
+                            ::core::result::Result::Err(#private::convert!(#convert, __resil_refusal)),
+                            __resil_rejection,
+                        );
+                    }
+                }
+            }
+            None => quote! {
+                {
+                    return ::core::result::Result::Err(#private::convert!(#convert, __resil_refusal));
+                }
+            },
+        }
+    }
+
+    /// The layers below catcher `index`, as a `(Result<T, E>, Rejection)`:
+    /// refusals jump to its end.
+    fn catch(&self, private: &TokenStream, index: usize, inner: TokenStream) -> TokenStream {
+        if self.caught[index] {
+            let label = scope_label(index);
+            quote! {
+                #label: {
+                    (#inner, #private::Rejection::new())
+                }
+            }
+        } else {
+            quote!((#inner, #private::Rejection::new()))
+        }
+    }
+
+    /// A catcher's `(Result<T, E>, Rejection)` as the `Result<T, E>` of
+    /// the layers above: a refusal it did not answer jumps on.
+    fn pass_on(&mut self, index: usize, outcome: TokenStream) -> TokenStream {
+        match self.catcher[index] {
+            Some(catcher) => {
+                self.caught[catcher] = true;
+                let label = scope_label(catcher);
+                quote! {
+                    {
+                        let (__resil_outcome, __resil_rejection) = #outcome;
+                        if __resil_rejection.is_set() {
+                            break #label (__resil_outcome, __resil_rejection);
+                        }
+                        __resil_outcome
+                    }
+                }
+            }
+            None => quote!(#outcome.0),
         }
     }
 }
 
+fn scope_label(index: usize) -> Lifetime {
+    Lifetime::new(&format!("'__resil_scope_{index}"), Span::call_site())
+}
+
+// Every guard's code is an expression of the function's own
+// `Result<T, E>`, evaluated in place inside the function's `async` body:
+// a policy's entry and exit are statements around the layers below, not
+// a future wrapping theirs, so the result is never re-wrapped on its way
+// out and the whole stack is one small state machine.
+
+// Input: `#[circuit_breaker]` over `inner`.
+// Output:
+//
+//     {
+//         let __resil_breaker_1 = POLICY;
+//         let __resil_permit = match match __resil_breaker_1.try_enter() {
+//             Some(permit) => Ok(permit),
+//             None => traced(&__resil_span, pin!(__resil_breaker_1.enter_slow())).await,
+//         } {
+//             Ok(permit) => permit,
+//             Err(__resil_refusal) => REFUSED,   // see `Scopes`
+//         };
+//         let __resil_result = inner;
+//         settle(__resil_permit, &__resil_result, ignore);
+//         __resil_result
+//     }
+//
+// The entry is unpacked by a `let`, not by a `match` around `inner`: a
+// `match`'s scrutinee lives until the match ends, so the whole
+// `Result<permit, Error>` would be kept in the future across `inner`'s
+// awaits.
+fn circuit_breaker(
+    cx: &Layering<'_>,
+    policy: &TokenStream,
+    ignore: &TokenStream,
+    [refused, span]: [TokenStream; 2],
+    inner: TokenStream,
+) -> TokenStream {
+    let private = cx.private;
+    let breaker = format_ident!("__resil_breaker_{}", cx.index);
+    quote! {
+        {
+            let #breaker = #policy;
+            let __resil_permit = match match #breaker.try_enter() {
+                ::core::option::Option::Some(__resil_permit) => ::core::result::Result::Ok(__resil_permit),
+                ::core::option::Option::None => {
+                    #private::traced(#span, ::core::pin::pin!(#breaker.enter_slow())).await
+                }
+            } {
+                ::core::result::Result::Ok(__resil_permit) => __resil_permit,
+                ::core::result::Result::Err(__resil_refusal) => #refused
+            };
+            let __resil_result = #inner;
+            #private::settle(__resil_permit, &__resil_result, #ignore);
+            __resil_result
+        }
+    }
+}
+
+// Input: `#[bulkhead]` over `inner`. The slot is held while `inner` runs.
+// Output:
+//
+//     {
+//         let __resil_bulkhead_2 = POLICY;
+//         let __resil_slot = match match __resil_bulkhead_2.try_enter() {
+//             Some(slot) => Ok(slot),
+//             None => traced(&__resil_span, pin!(__resil_bulkhead_2.enter_slow())).await,
+//         } {
+//             Ok(slot) => slot,
+//             Err(__resil_refusal) => REFUSED,   // see `Scopes`
+//         };
+//         let __resil_result = inner;
+//         drop(__resil_slot);
+//         __resil_result
+//     }
+fn bulkhead(
+    cx: &Layering<'_>,
+    policy: &TokenStream,
+    [refused, span]: [TokenStream; 2],
+    inner: TokenStream,
+) -> TokenStream {
+    let private = cx.private;
+    let bulkhead = format_ident!("__resil_bulkhead_{}", cx.index);
+    quote! {
+        {
+            let #bulkhead = #policy;
+            let __resil_slot = match match #bulkhead.try_enter() {
+                ::core::option::Option::Some(__resil_slot) => ::core::result::Result::Ok(__resil_slot),
+                ::core::option::Option::None => {
+                    #private::traced(#span, ::core::pin::pin!(#bulkhead.enter_slow())).await
+                }
+            } {
+                ::core::result::Result::Ok(__resil_slot) => __resil_slot,
+                ::core::result::Result::Err(__resil_refusal) => #refused
+            };
+            let __resil_result = #inner;
+            ::core::mem::drop(__resil_slot);
+            __resil_result
+        }
+    }
+}
+
+// Input: `#[retry]` over `attempt`, an expression of
+// `(Result<T, E>, Rejection)` (see `Scopes::catch`).
+// Output, of the same type:
+//
+//     {
+//         let mut __resil_run = POLICY.start();
+//         loop {
+//             let req = clone_arg(&req);
+//             let __resil_span = attempt_span(.., __resil_run.attempt(), parent);
+//             let (__resil_attempt, __resil_rejection) = attempt;
+//             match __resil_run.next_attempt(__resil_attempt, __resil_rejection, retry_if, ..) {
+//                 RetryStep::Done(r) => break (r, __resil_rejection),
+//                 RetryStep::Retry(delay) => sleep(delay).await,
+//             }
+//         }
+//     }
 fn retry_loop(
     private: &TokenStream,
     policy: &TokenStream,
-    retry_if: &TokenStream,
-    retry_after: &TokenStream,
+    [retry_if, retry_after]: [&TokenStream; 2],
     clones: &TokenStream,
+    span_of_attempt: TokenStream,
     attempt: TokenStream,
 ) -> TokenStream {
     quote! {
@@ -324,14 +595,16 @@ fn retry_loop(
             let mut __resil_run = #policy.start();
             loop {
                 #clones
-                let __resil_attempt = #attempt.await;
-                match __resil_run.next_hinted(
+                let __resil_span: #private::AttemptSpan = #span_of_attempt;
+                let (__resil_attempt, __resil_rejection) = #attempt;
+                match __resil_run.next_attempt(
                     __resil_attempt,
+                    __resil_rejection,
                     #retry_if,
                     #retry_after,
                     |__resil_e| #private::describe!(__resil_e),
                 ) {
-                    #private::RetryStep::Done(__resil_r) => break __resil_r,
+                    #private::RetryStep::Done(__resil_r) => break (__resil_r, __resil_rejection),
                     #private::RetryStep::Retry(__resil_delay) => {
                         #private::sleep(__resil_delay).await
                     }
@@ -341,18 +614,20 @@ fn retry_loop(
     }
 }
 
-/// The tracing hook: runs `future` (one attempt of the innermost enclosing
-/// retry, or the whole call when there is no retry) in a span that names
-/// every policy of the stack and the attempt number. Built by
-/// `__private::attempt`, which is all that knows about `tracing`.
+/// The tracing hook: the span of one attempt of the innermost enclosing
+/// retry (or of the whole call when there is no retry), naming every
+/// policy of the stack and the attempt number, a child of `parent` (the
+/// enclosing retry's attempt) if there is one. Built by
+/// `__private::attempt_span`, which is all that knows about `tracing`;
+/// `__private::traced` polls the body and the slow entries in it.
 ///
-/// Output: `__private::attempt(&[("retry", "name"), ...], #attempt, #future)`
-fn traced(
+/// Output: `__private::attempt_span(&[("retry", "name"), ...], #attempt, #parent)`
+fn attempt_span(
     private: &TokenStream,
     layers: &[Layer],
     fn_name: &str,
     attempt: TokenStream,
-    future: TokenStream,
+    parent: TokenStream,
 ) -> TokenStream {
     let policies = layers.iter().map(|layer| {
         let kind = layer.kind().name();
@@ -365,7 +640,7 @@ fn traced(
         };
         quote!((#kind, #name))
     });
-    quote!(#private::attempt(&[#(#policies),*], #attempt, #future))
+    quote!(#private::attempt_span(&[#(#policies),*], #attempt, #parent))
 }
 
 fn retry_config(private: &TokenStream, args: &RetryArgs) -> TokenStream {
@@ -503,16 +778,17 @@ fn name_ident(name: &str, span: Span) -> Ident {
 //
 //     {
 //         let __resil_fallback_2 = clone_fallback_arg(&req);
-//         let __resil_outcome = inner;
-//         match __resil_outcome {
+//         let (outcome, rejection) = inner;   // see `Scopes::catch`
+//         match outcome {
 //             Ok(value) => Ok(value),
-//             Err(failure) => match fallback_error(failure, rejections_only, __resil_convert) {
-//                 Ok(error) => fallback_done(
+//             Err(error) => {
+//                 if fallback_applies(rejection, rejections_only) {
 //                     fallback_future::<Result<T, E>, _>(cached(self, key, __resil_fallback_2, error))
-//                         .await,
-//                 ),
-//                 Err(failure) => Err(failure),
-//             },
+//                         .await
+//                 } else {
+//                     Err(error)
+//                 }
+//             }
 //         }
 //     }
 //
@@ -526,7 +802,6 @@ fn fallback(
     arguments: &[FallbackArg],
     retry_below: bool,
     ret: &Type,
-    convert: &Ident,
     inner: TokenStream,
 ) -> TokenStream {
     let path = args.path.as_ref().expect("checked by validate::fallback");
@@ -556,22 +831,19 @@ fn fallback(
     };
     let error = Ident::new("__resil_error", span);
     let call = quote_spanned! {span=>
-        #private::fallback_done(
-            #private::fallback_future::<#expected, _>(#path(#(#passed,)* #error)).await
-        )
+        #private::fallback_future::<#expected, _>(#path(#(#passed,)* #error)).await
     };
     quote! {
         {
             #copies
-            let __resil_outcome = #inner;
+            let (__resil_outcome, __resil_rejection) = #inner;
             match __resil_outcome {
                 ::core::result::Result::Ok(__resil_value) => ::core::result::Result::Ok(__resil_value),
-                ::core::result::Result::Err(__resil_failure) => {
-                    match #private::fallback_error(__resil_failure, #rejections_only, #convert) {
-                        ::core::result::Result::Ok(#error) => #call,
-                        ::core::result::Result::Err(__resil_failure) => {
-                            ::core::result::Result::Err(__resil_failure)
-                        }
+                ::core::result::Result::Err(#error) => {
+                    if #private::fallback_applies(__resil_rejection, #rejections_only) {
+                        #call
+                    } else {
+                        ::core::result::Result::Err(#error)
                     }
                 }
             }
@@ -669,12 +941,42 @@ fn spanned_call(path: TokenStream, args: TokenStream, start: Span, end: Span) ->
     call
 }
 
+/// `tokens` with its first token spanned at `start` and its last at `end`
+/// (the tokens between keep theirs): rustc spans an expression from its
+/// first token to its last, so an error about it covers `start..end`.
+fn respanned(tokens: TokenStream, start: Span, end: Span) -> TokenStream {
+    let mut tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    if let Some(first) = tokens.first_mut() {
+        first.set_span(start);
+    }
+    if let Some(last) = tokens.last_mut() {
+        last.set_span(end);
+    }
+    tokens.into_iter().collect()
+}
+
 fn peel(ty: &Type) -> &Type {
     match ty {
         Type::Group(group) => peel(&group.elem),
         Type::Paren(paren) => peel(&paren.elem),
         _ => ty,
     }
+}
+
+fn without_impl_trait(ty: &Type) -> Type {
+    struct Replacer;
+    impl syn::visit_mut::VisitMut for Replacer {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if matches!(ty, Type::ImplTrait(_)) {
+                *ty = syn::parse_quote!(());
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Replacer, &mut ty);
+    ty
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {
@@ -742,10 +1044,15 @@ mod tests {
             "static __RESIL_CIRCUIT_BREAKER_1 : :: resil :: __private :: CircuitBreakerSite = :: resil :: __private :: CircuitBreakerSite :: new (\"osteon\" , :: resil :: __private :: CircuitBreakerConfig :: DEFAULT . threshold (5) . timeout (:: core :: time :: Duration :: from_nanos (60000000000))) ;",
             "static __RESIL_BULKHEAD_2 : :: resil :: __private :: BulkheadSite = :: resil :: __private :: BulkheadSite :: new (\"osteon\" , :: resil :: __private :: BulkheadConfig :: DEFAULT . max_concurrent (10) . queue (5) . wait (:: core :: time :: Duration :: from_nanos (5000000000))) ;",
             "let req = :: resil :: __private :: clone_arg (& req) ;",
-            "__RESIL_CIRCUIT_BREAKER_1 . get () . call_site (__RESIL_BULKHEAD_2 . get () . call_site (:: resil :: __private :: lift (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) , :: resil :: __private :: never)) . await",
-            "let __resil_attempt = :: resil :: __private :: attempt (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , __RESIL_CIRCUIT_BREAKER_1",
-            ":: resil :: __private :: always",
-            ":: resil :: __private :: finish (:: core :: convert :: identity (__resil_result))",
+            "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , :: core :: option :: Option :: None) ;",
+            "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
+            "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
+            // A refusal jumps to the retry, past the breaker's settling.
+            "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_refusal)) , __resil_rejection ,) ;",
+            "let __resil_result = :: resil :: __private :: traced (& __resil_span , :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) . await ; :: core :: mem :: drop (__resil_slot) ;",
+            ":: resil :: __private :: settle (__resil_permit , & __resil_result , :: resil :: __private :: never) ;",
+            "match __resil_run . next_attempt (__resil_attempt , __resil_rejection , :: resil :: __private :: always ,",
+            "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < Outline , OsteonError > >) ;",
         ] {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
         }
@@ -765,7 +1072,12 @@ mod tests {
         assert!(!out.contains("loop"), "{out}");
         assert!(!out.contains("clone_arg"), "{out}");
         assert!(
-            out.contains("let __resil_result = :: resil :: __private :: attempt (& [(\"bulkhead\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"f\"))] , 1u32 , __RESIL_BULKHEAD_0 . get () . call_site"),
+            out.contains("let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"bulkhead\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"f\"))] , 1u32 , :: core :: option :: Option :: None) ; { let __resil_bulkhead_0 = __RESIL_BULKHEAD_0 . get () ;"),
+            "{out}"
+        );
+        // Nothing above the bulkhead asks about refusals: one returns.
+        assert!(
+            out.contains("return :: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_refusal)) ;"),
             "{out}"
         );
     }
@@ -836,7 +1148,11 @@ mod tests {
             ),
         );
         assert!(!out.contains("anchor"), "{out}");
-        assert!(out.contains("lift (async { Ok (1) })"), "{out}");
+        assert!(out.contains("pin ! (async { Ok (1) })"), "{out}");
+        assert!(
+            out.contains("PhantomData :: < Result < () , E > >"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -864,7 +1180,7 @@ mod tests {
         assert!(out.contains("__RESIL_RETRY_2"), "{out}");
         assert!(
             out.contains(
-                "let __resil_result = __RESIL_CIRCUIT_BREAKER_0 . get () . call_site (async {"
+                "PhantomData :: < Result < () , E > >) ; { let __resil_breaker_0 = __RESIL_CIRCUIT_BREAKER_0 . get () ;"
             ),
             "{out}"
         );
@@ -901,13 +1217,16 @@ mod tests {
             ":: resil :: __private :: TimeoutSite :: unnamed",
             ":: resil :: __private :: RateLimiterSite :: new (\"sms\" , :: resil :: __private :: \
              RateLimiterConfig :: DEFAULT . rate (10) . per",
-            "let __resil_convert = :: resil :: __private :: error_converter ()",
-            "__RESIL_TIMEOUT_3 . get () . call_site (",
-            ", __resil_convert)",
-            "next_hinted (__resil_attempt , :: resil :: __private :: always , hint ,",
-            "fallback_error (__resil_failure , true , __resil_convert)",
-            "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error))",
-            "finish_with (:: core :: convert :: identity (__resil_result) , __resil_convert)",
+            "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < u8 , E > >) ;",
+            "__RESIL_TIMEOUT_3 . get () . run (async { '__resil_scope_3 : {",
+            "} , | __resil_e | :: resil :: __private :: convert ! (__resil_convert , __resil_e)) . await",
+            // A refusal below the timeout comes out of it, and jumps on to
+            // the retry.
+            "if __resil_rejection . is_set () { break '__resil_scope_1 (__resil_outcome , __resil_rejection) ; }",
+            "if let :: core :: result :: Result :: Err (__resil_refusal) = __RESIL_RATE_LIMIT_4 . get () . acquire () . await",
+            "next_attempt (__resil_attempt , __resil_rejection , :: resil :: __private :: always , hint ,",
+            "fallback_applies (__resil_rejection , true)",
+            "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error)) . await",
         ] {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
         }
@@ -944,10 +1263,7 @@ mod tests {
             out.contains("cached (key , __resil_fallback_1 , f , __resil_error)"),
             "{out}"
         );
-        assert!(
-            !out.contains("error_converter") || out.contains("finish_with"),
-            "{out}"
-        );
+        assert!(out.contains("error_converter"), "{out}");
     }
 
     #[test]

@@ -182,54 +182,49 @@ fn injected_error(name: &PolicyName) -> Error {
     }
 }
 
-async fn delayed<F: Future>(latency: Option<Duration>, call: F) -> F::Output {
-    if let Some(delay) = latency {
-        tokio::time::sleep(delay).await;
-    }
-    call.await
+/// Whether any fault is injected anywhere: while not, calls take their
+/// policies' fast paths.
+#[inline]
+pub(crate) fn armed() -> bool {
+    ARMED.load(Ordering::Relaxed)
 }
 
-/// The hook at the top of [`CircuitBreaker::call_site`]: the call to run in
-/// the permit, or the error that ends it at once.
-pub(crate) fn at_circuit_breaker<F: Future>(
-    breaker: &CircuitBreaker,
-    call: F,
-) -> Result<impl Future<Output = F::Output>, Error> {
-    let mut latency = None;
-    if let Some(faults) = lookup(breaker.name().as_str()) {
-        if faults.fails_now() {
-            return Err(match breaker.try_acquire() {
-                Ok(permit) => {
-                    permit.failure();
-                    injected_error(breaker.name())
-                }
-                Err(rejection) => rejection,
-            });
-        }
-        if faults.latency.is_some() && crate::registry().bulkhead(breaker.name().as_str()).is_err()
-        {
-            latency = faults.latency;
-        }
+/// The chaos step of a circuit breaker's entry: an injected failure
+/// (which the breaker counts, and the caller sees as a rejection), or the
+/// latency to add once the call holds its permit. The latency is added
+/// here only when no bulkhead of the same name adds it.
+pub(crate) fn at_circuit_breaker(breaker: &CircuitBreaker) -> Result<Option<Duration>, Error> {
+    let Some(faults) = lookup(breaker.name().as_str()) else {
+        return Ok(None);
+    };
+    if faults.fails_now() {
+        return Err(match breaker.try_acquire() {
+            Ok(permit) => {
+                permit.failure();
+                injected_error(breaker.name())
+            }
+            Err(rejection) => rejection,
+        });
     }
-    Ok(delayed(latency, call))
+    Ok(faults
+        .latency
+        .filter(|_| crate::registry().bulkhead(breaker.name().as_str()).is_err()))
 }
 
-/// The hook at the top of [`Bulkhead::call_site`].
-pub(crate) fn at_bulkhead<F: Future>(
-    bulkhead: &Bulkhead,
-    call: F,
-) -> Result<impl Future<Output = F::Output>, Error> {
-    let mut latency = None;
-    if let Some(faults) = lookup(bulkhead.name().as_str()) {
-        if (faults.outage || faults.error_rate.is_some())
-            && crate::registry()
-                .circuit_breaker(bulkhead.name().as_str())
-                .is_err()
-            && faults.fails_now()
-        {
-            return Err(injected_error(bulkhead.name()));
-        }
-        latency = faults.latency;
+/// The chaos step of a bulkhead's entry: an injected failure (only when no
+/// circuit breaker of the same name injects it), or the latency to add once
+/// the call holds its slot.
+pub(crate) fn at_bulkhead(bulkhead: &Bulkhead) -> Result<Option<Duration>, Error> {
+    let Some(faults) = lookup(bulkhead.name().as_str()) else {
+        return Ok(None);
+    };
+    if (faults.outage || faults.error_rate.is_some())
+        && crate::registry()
+            .circuit_breaker(bulkhead.name().as_str())
+            .is_err()
+        && faults.fails_now()
+    {
+        return Err(injected_error(bulkhead.name()));
     }
-    Ok(delayed(latency, call))
+    Ok(faults.latency)
 }

@@ -110,6 +110,7 @@ pub fn set_call_timing(on: bool) {
 /// # resil::metrics::set_call_timing(false);
 /// assert!(!resil::metrics::call_timing());
 /// ```
+#[inline]
 pub fn call_timing() -> bool {
     CALL_TIMING.load(Ordering::Relaxed)
 }
@@ -264,9 +265,9 @@ pub(crate) fn timing_start() -> Option<Instant> {
     }
 }
 
-/// A timed call ended with `outcome`.
+/// A timed call ended with `outcome` after `took`.
 #[cold]
-pub(crate) fn call_duration(policy: &PolicyName, outcome: &'static str, started: Instant) {
+pub(crate) fn call_duration(policy: &PolicyName, outcome: &'static str, took: Duration) {
     histogram!(CALL_DURATION, "policy" => policy.to_label(), "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
+        .record(took.as_secs_f64());
 }

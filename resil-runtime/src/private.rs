@@ -2,11 +2,13 @@
 //! through `resil::__private`, and it may change in any release.
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub use crate::bulkhead::{Bulkhead, BulkheadConfig};
-pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
+pub use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSlot};
+pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitPermit};
 pub use crate::error::Error;
 pub use crate::rate_limit::{RateLimiter, RateLimiterConfig};
 pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetryStep};
@@ -21,15 +23,80 @@ pub use crate::registry::Registered;
 use crate::registry::{Entry, Registry, Tabled, registry};
 pub use linkme;
 
-/// An attempt's error: the body's own, or an inner policy's rejection.
-/// Keeping them apart lets a retry tell "the dependency failed" from "we
-/// never called it".
-#[derive(Debug)]
-pub enum Failure<E> {
-    /// The function body returned this error.
-    Inner(E),
-    /// A policy refused or cut short the call.
-    Rejected(Error),
+/// Whether the error an attempt ended with is an inner policy's refusal
+/// rather than the body's own: a retry tells "the dependency failed" from
+/// "we never called it", a breaker above does not count it, a
+/// `rejections_only` fallback answers only it.
+///
+/// The error itself has already become the function's `E` (through
+/// `From<resil::Error>`), so that every layer passes the body's own
+/// `Result<T, E>` on unchanged: no layer re-wraps the result, which would
+/// copy it once per layer on every call. This record travels beside it,
+/// made only where a policy refuses, to the layers that ask.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rejection {
+    /// One word, as it lives in every protected call's future: 0 when
+    /// nothing was refused; else the refusal's `retry_after` in nanoseconds
+    /// plus one, or `u64::MAX` for a refusal without one.
+    state: u64,
+}
+
+impl Rejection {
+    const WITHOUT_RETRY_AFTER: u64 = u64::MAX;
+
+    /// Nothing refused yet.
+    pub const fn new() -> Self {
+        Self { state: 0 }
+    }
+
+    /// Whether the last error was a refusal.
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.state != 0
+    }
+
+    /// When the refusing policy said to come back.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.state {
+            0 | Self::WITHOUT_RETRY_AFTER => None,
+            nanos => Some(Duration::from_nanos(nanos - 1)),
+        }
+    }
+
+    /// The record of `error`'s refusal.
+    #[cold]
+    #[inline(never)]
+    pub fn of(error: &Error) -> Self {
+        let mut rejection = Self::new();
+        rejection.record(error);
+        rejection
+    }
+
+    pub(crate) fn record(&mut self, error: &Error) {
+        self.state = match error.retry_after() {
+            Some(after) => {
+                let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+                nanos.min(Self::WITHOUT_RETRY_AFTER - 2) + 1
+            }
+            None => Self::WITHOUT_RETRY_AFTER,
+        };
+    }
+}
+
+/// Tells a circuit breaker's permit how the call went; `ignore` picks the
+/// errors that say nothing about the dependency. (An inner policy's
+/// refusal never gets here: it leaves the permit unsettled, which counts
+/// it nowhere.)
+#[inline]
+pub fn settle<T, E, I>(permit: CircuitPermit<'_>, result: &Result<T, E>, ignore: I)
+where
+    I: Fn(&E) -> bool,
+{
+    match result {
+        Ok(_) => permit.success(),
+        Err(error) if ignore(error) => permit.ignored(),
+        Err(_) => permit.failure(),
+    }
 }
 
 /// A `static` per policy per annotated function: registers the policy on
@@ -130,24 +197,77 @@ impl<P: Tabled> fmt::Debug for Site<P> {
     }
 }
 
-/// Runs one attempt of a protected call (or the whole call, without
-/// `#[retry]`) in a `resil.attempt` span: level `DEBUG`, target `resil`,
-/// fields `policies` (`"retry=payments circuit_breaker=payments"`, outermost
-/// first) and `attempt` (from 1). A trace then shows each retry as its own
-/// span, the rejections and retry decisions inside it.
+/// The span of one attempt of a protected call (or of the whole call,
+/// without `#[retry]`), if a subscriber records it; see [`attempt_span`].
+///
+/// Boxed, so that it costs the call's future one word, not a whole span,
+/// when tracing is off; the box is made only when a subscriber records the
+/// span, which costs far more than the allocation.
+pub type AttemptSpan = Option<Box<tracing::Span>>;
+
+/// No span: for the layers outside every retry's attempts.
+pub const NO_SPAN: AttemptSpan = None;
+
+/// The `resil.attempt` span: level `DEBUG`, target `resil`, fields
+/// `policies` (`"retry=payments circuit_breaker=payments"`, outermost
+/// first) and `attempt` (from 1), a child of `parent` (an enclosing
+/// retry's attempt) or of the current span. The body, and the policies'
+/// waits and rejections, run in it ([`traced`]), so a trace shows each
+/// retry as its own span, the rejections inside it.
 ///
 /// With no subscriber interested (none installed, or one that filters out
-/// `resil` at `DEBUG`) the span is disabled: creating it costs the
-/// callsite's cached interest check, entering it a branch, and the fields
-/// are never formatted.
+/// `resil` at `DEBUG`) there is no span: the cost is the callsite's cached
+/// interest check, and the fields are never formatted.
 #[inline]
-pub fn attempt<F: Future>(
+pub fn attempt_span(
     policies: &'static [(&'static str, &'static str)],
     attempt: u32,
-    future: F,
-) -> tracing::instrument::Instrumented<F> {
-    let span = tracing::debug_span!(target: "resil", "resil.attempt", policies = %Policies(policies), attempt);
-    tracing::Instrument::instrument(future, span)
+    parent: Option<&tracing::Span>,
+) -> AttemptSpan {
+    let span = match parent {
+        Some(parent) => {
+            tracing::debug_span!(target: "resil", parent: parent, "resil.attempt", policies = %Policies(policies), attempt)
+        }
+        None => {
+            tracing::debug_span!(target: "resil", "resil.attempt", policies = %Policies(policies), attempt)
+        }
+    };
+    (!span.is_disabled()).then(|| Box::new(span))
+}
+
+/// `future`, polled inside `span` when there is one.
+#[inline]
+pub fn traced<F: Future>(span: &AttemptSpan, future: F) -> Traced<'_, F> {
+    Traced {
+        span: span.as_deref(),
+        inner: future,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled inside an attempt's span; see [`traced`].
+    #[derive(Debug)]
+    pub struct Traced<'a, F> {
+        span: Option<&'a tracing::Span>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Traced<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        match this.span {
+            None => this.inner.poll(cx),
+            Some(span) => {
+                let _entered = span.enter();
+                this.inner.poll(cx)
+            }
+        }
+    }
 }
 
 /// Formats a stack of `(kind, name)` as `kind=name kind=name`.
@@ -189,14 +309,76 @@ pub fn no_retry_after<E>(_: &E) -> Option<Duration> {
     None
 }
 
-/// `E::from` for resil errors, for stacks where a policy's error must
-/// travel as the body's own (a timeout, a rejection handed to a fallback).
-/// The macros call it once per function, spanned over the return type, and
-/// pass the result to every layer and to [`finish_with`], so a missing
-/// `From` is one error, reported there.
+/// `E::from` for resil errors: every policy's refusal travels as the
+/// function's own error `E`, for the return type `R = Result<T, E>`. The
+/// macros call it once per function, spanned over the return type, so a
+/// missing `From` is one error, reported there (the converter's uses,
+/// through [`convert!`], then compile without another).
+///
+/// The converter is a zero-sized value, not a function pointer: it takes
+/// no room in the call's future (a pointer kept across the body's await
+/// was measured at several nanoseconds a call).
 #[inline]
-pub fn error_converter<E: FromResilError>() -> fn(Error) -> E {
-    E::from
+pub fn error_converter<R, E>(_return_type: std::marker::PhantomData<R>) -> Converter<E>
+where
+    R: ResultLike<Err = E>,
+    E: FromResilError,
+{
+    Converter(std::marker::PhantomData)
+}
+
+/// Turns a [`resil::Error`](Error) into the function's `E`; made by
+/// [`error_converter`], used through [`convert!`].
+#[allow(missing_debug_implementations)]
+pub struct Converter<E>(std::marker::PhantomData<fn() -> E>);
+
+impl<E> Clone for Converter<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Converter<E> {}
+
+/// `converter.convert(error)` for an `E` with `From<resil::Error>`.
+#[doc(hidden)]
+pub trait ConvertWithFrom<E> {
+    fn convert(&self, error: Error) -> E;
+}
+
+impl<E: From<Error>> ConvertWithFrom<E> for Converter<E> {
+    #[inline]
+    fn convert(&self, error: Error) -> E {
+        E::from(error)
+    }
+}
+
+/// The same for an `E` without it: only ever compiled next to the error
+/// [`error_converter`] reports, so that it is the only one.
+#[doc(hidden)]
+pub trait ConvertWithout<E> {
+    fn convert(&self, error: Error) -> E;
+}
+
+impl<E> ConvertWithout<E> for &Converter<E> {
+    fn convert(&self, _error: Error) -> E {
+        unreachable!("a program with this call does not compile: `E` lacks `From<resil::Error>`")
+    }
+}
+
+/// `converter.convert(error)`, as a macro: which of the two traits applies
+/// is decided where `E` is concrete, the generated call site (autoref
+/// specialisation, like [`describe!`]).
+pub use crate::__resil_convert as convert;
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __resil_convert {
+    ($converter:expr, $error:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ConvertWithFrom as _, ConvertWithout as _};
+        (&$converter).convert($error)
+    }};
 }
 
 /// Marks the function's return type as a `Result`.
@@ -205,27 +387,20 @@ pub fn error_converter<E: FromResilError>() -> fn(Error) -> E {
     label = "not a `Result`",
     note = "rejections reach the caller as `E`, so `E` must implement `From<resil::Error>`"
 )]
-pub trait ResultLike {}
+pub trait ResultLike {
+    /// The error type, `E`.
+    type Err;
+}
 
-impl<T, E> ResultLike for Result<T, E> {}
+impl<T, E> ResultLike for Result<T, E> {
+    type Err = E;
+}
 
 /// Fixes the body's output type to the function's return type, so that `?`
 /// and `Ok(..)` in the body infer as they would without the macro.
 #[inline(always)]
-pub fn anchor<R: ResultLike, F: Future<Output = R>>(body: F) -> F {
+pub fn anchor<R, F: Future<Output = R>>(body: F) -> F {
     body
-}
-
-/// Wraps the body's error as [`Failure::Inner`].
-#[inline]
-pub async fn lift<T, E, F>(body: F) -> Result<T, Failure<E>>
-where
-    F: Future<Output = Result<T, E>>,
-{
-    match body.await {
-        Ok(value) => Ok(value),
-        Err(error) => Err(Failure::Inner(error)),
-    }
 }
 
 /// Errors that can carry a resil rejection.
@@ -237,26 +412,6 @@ where
 pub trait FromResilError: From<Error> {}
 
 impl<E: From<Error>> FromResilError for E {}
-
-/// Turns the stack's result back into the function's own `Result`.
-#[inline]
-pub fn finish<T, E: FromResilError>(result: Result<T, Failure<E>>) -> Result<T, E> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(Failure::Inner(error)) => Err(error),
-        Err(Failure::Rejected(rejection)) => Err(E::from(rejection)),
-    }
-}
-
-/// [`finish`] with the converter from [`error_converter`].
-#[inline]
-pub fn finish_with<T, E>(result: Result<T, Failure<E>>, convert: fn(Error) -> E) -> Result<T, E> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(Failure::Inner(error)) => Err(error),
-        Err(Failure::Rejected(rejection)) => Err(convert(rejection)),
-    }
-}
 
 /// Owned arguments that a retried function passes again on each attempt.
 #[diagnostic::on_unimplemented(
@@ -291,23 +446,12 @@ pub fn clone_fallback_arg<T: FallbackArg>(argument: &T) -> T {
     argument.clone()
 }
 
-/// Picks the errors a fallback answers: every error, or only rejections
-/// (`rejections_only`). `Ok(error)` goes to the fallback, with a rejection
-/// turned into `E` by `convert`; `Err(failure)` passes on unchanged.
+/// Whether a fallback answers the error the layers below ended with:
+/// every error, or only rejections (`rejections_only`). The fallback's
+/// answer is no rejection, whatever it answered.
 #[inline]
-pub fn fallback_error<E, C>(
-    failure: Failure<E>,
-    rejections_only: bool,
-    convert: C,
-) -> Result<E, Failure<E>>
-where
-    C: FnOnce(Error) -> E,
-{
-    match failure {
-        Failure::Inner(error) if rejections_only => Err(Failure::Inner(error)),
-        Failure::Inner(error) => Ok(error),
-        Failure::Rejected(rejection) => Ok(convert(rejection)),
-    }
+pub fn fallback_applies(rejection: Rejection, rejections_only: bool) -> bool {
+    !rejections_only || rejection.is_set()
 }
 
 /// What a `#[fallback]` function must return: a future of the function's
@@ -325,13 +469,6 @@ impl<R, F: Future<Output = R>> FallbackFuture<R> for F {}
 #[inline(always)]
 pub fn fallback_future<R, F: FallbackFuture<R>>(future: F) -> F {
     future
-}
-
-/// The fallback's answer, as a layer's result: its error is an error like
-/// the body's.
-#[inline]
-pub fn fallback_done<T, E>(result: Result<T, E>) -> Result<T, Failure<E>> {
-    result.map_err(Failure::Inner)
 }
 
 /// Renders an error for the retry log when its type is `Debug`, and as

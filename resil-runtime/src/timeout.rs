@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::live::LiveTimeoutConfig;
-use crate::private::Failure;
+use crate::private::Rejection;
 use crate::sync::AtomicU64;
 
 mod reconfigure;
@@ -175,23 +175,27 @@ impl TimeoutPolicy {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        crate::private::finish(self.call_site(crate::private::lift(call), E::from).await)
+        let call = async { (call.await, crate::private::Rejection::new()) };
+        self.run(call, E::from).await.0
     }
 
     /// The macros' entry: a timeout becomes the function's own error
     /// (`convert` is `E::from`), so the layers above treat it as a failure
     /// of the call.
+    ///
+    /// The layers below come with the record of whether their error was a
+    /// refusal (see `__private::Rejection`); a timeout is none.
     #[doc(hidden)]
-    pub async fn call_site<T, E, F, C>(&self, call: F, convert: C) -> Result<T, Failure<E>>
+    pub async fn run<T, E, F, C>(&self, call: F, convert: C) -> (Result<T, E>, Rejection)
     where
-        F: Future<Output = Result<T, Failure<E>>>,
+        F: Future<Output = (Result<T, E>, Rejection)>,
         C: FnOnce(Error) -> E,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let limit = self.config.duration();
         match tokio::time::timeout(limit, call).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(Failure::Inner(convert(self.timed_out(limit)))),
+            Ok(outcome) => outcome,
+            Err(_elapsed) => (Err(convert(self.timed_out(limit))), Rejection::new()),
         }
     }
 

@@ -16,7 +16,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use resil_runtime::__private::Failure;
 use resil_runtime::{
     Backoff, Bulkhead, BulkheadConfig, BulkheadPermit, CircuitBreaker, CircuitBreakerConfig,
     CircuitPermit, CircuitState, Error, Jitter, RetryConfig, RetryPolicy, RetryStep,
@@ -944,7 +943,7 @@ fn check_schedule(config: RetryConfig) {
     let mut run = policy.start();
     let mut delays = Vec::new();
     loop {
-        let failed: Result<(), Failure<()>> = Err(Failure::Inner(()));
+        let failed: Result<(), ()> = Err(());
         match run.next(failed, |_| true, |_| None) {
             RetryStep::Retry(delay) => delays.push(delay),
             RetryStep::Done(result) => {
@@ -1012,8 +1011,7 @@ proptest! {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let result: Result<u32, Failure<()>> =
-                if attempts == k { Ok(attempts) } else { Err(Failure::Inner(())) };
+            let result: Result<u32, ()> = if attempts == k { Ok(attempts) } else { Err(()) };
             match run.next(result, |_| true, |_| None) {
                 RetryStep::Retry(_) => {}
                 RetryStep::Done(result) => {

@@ -384,32 +384,61 @@ impl Bulkhead {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        crate::private::finish(self.call_site(crate::private::lift(call)).await)
-    }
-
-    #[doc(hidden)]
-    pub async fn call_site<T, E, F>(&self, call: F) -> Result<T, crate::private::Failure<E>>
-    where
-        F: Future<Output = Result<T, crate::private::Failure<E>>>,
-    {
-        if !crate::config::switch::bulkheads() {
-            // Switched off by configuration: straight through.
-            return call.await;
-        }
-        #[cfg(feature = "chaos")]
-        let call = match crate::chaos::at_bulkhead(self, call) {
-            Ok(call) => call,
-            Err(injected) => return Err(crate::private::Failure::Rejected(injected)),
-        };
-        let _permit = match self.try_acquire_fast() {
-            Some(permit) => permit,
-            None => match self.acquire_slow().await {
-                Ok(permit) => permit,
-                Err(rejection) => return Err(crate::private::Failure::Rejected(rejection)),
-            },
+        let _slot = match self.try_enter() {
+            Some(slot) => slot,
+            None => self.enter_slow().await?,
         };
         call.await
     }
+
+    /// The macros' entry when a slot is free: the slot. `None` when the
+    /// call must queue (or chaos faults are injected anywhere), which
+    /// [`enter_slow`](Self::enter_slow) then does.
+    #[doc(hidden)]
+    #[inline]
+    pub fn try_enter(&self) -> Option<BulkheadSlot<'_>> {
+        #[cfg(feature = "chaos")]
+        if crate::chaos::armed() {
+            return None;
+        }
+        if !crate::config::switch::bulkheads() {
+            // Switched off by configuration: straight through.
+            return Some(BulkheadSlot { _permit: None });
+        }
+        self.try_acquire_fast().map(|permit| BulkheadSlot {
+            _permit: Some(permit),
+        })
+    }
+
+    /// The rest of the macros' entry: chaos faults, then a slot, waiting in
+    /// the queue if need be.
+    #[doc(hidden)]
+    #[cold]
+    pub async fn enter_slow(&self) -> Result<BulkheadSlot<'_>, Error> {
+        if !crate::config::switch::bulkheads() {
+            return Ok(BulkheadSlot { _permit: None });
+        }
+        #[cfg(feature = "chaos")]
+        let latency = crate::chaos::at_bulkhead(self)?;
+        let permit = self.acquire().await?;
+        // An injected latency holds the slot, as a slow dependency would.
+        #[cfg(feature = "chaos")]
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
+        Ok(BulkheadSlot {
+            _permit: Some(permit),
+        })
+    }
+}
+
+/// What a call through the macros holds while it runs: a slot, or nothing
+/// when bulkheads are switched off.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BulkheadSlot<'a> {
+    /// Given back when the slot is dropped.
+    _permit: Option<BulkheadPermit<'a>>,
 }
 
 impl fmt::Debug for Bulkhead {

@@ -65,19 +65,18 @@ pub(crate) use permit::OwnedCircuitPermit;
 pub use state::CircuitState;
 
 use crate::clock;
+use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::health::Status;
 use crate::live::LiveCircuitBreakerConfig;
+use permit::Ticket;
 use state::Word;
 use time_window::TimeWindow;
 use window::{CountWindow, WindowTally};
 
 /// The shortest time window: its 64 buckets are then at least 15ms wide.
 pub(crate) const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
-
-/// A permit's start time when the call is not timed.
-pub(crate) const NOT_TIMED: i64 = i64::MIN;
 
 /// The sliding window of recent calls.
 #[derive(Debug)]
@@ -184,7 +183,9 @@ pub struct CircuitBreaker {
 
 #[derive(Debug, Default)]
 struct Counters {
-    successes: AtomicU64,
+    /// Bumped by every successful call: a per-thread counter, which costs
+    /// no locked instruction (see `crate::counter`).
+    successes: Counter,
     failures: AtomicU64,
     ignored: AtomicU64,
     rejected: AtomicU64,
@@ -298,9 +299,7 @@ impl CircuitBreaker {
         ) {
             return Ok(CircuitPermit::new(
                 self,
-                word.generation(),
-                false,
-                self.started(),
+                self.ticket(word.generation(), false),
             ));
         }
         self.try_acquire_slow(word)
@@ -316,9 +315,7 @@ impl CircuitBreaker {
                 CircuitState::Closed | CircuitState::ForcedClosed => {
                     return Ok(CircuitPermit::new(
                         self,
-                        word.generation(),
-                        false,
-                        self.started(),
+                        self.ticket(word.generation(), false),
                     ));
                 }
                 CircuitState::Open => {
@@ -333,9 +330,7 @@ impl CircuitBreaker {
                             self.transitioned(CircuitState::Open, CircuitState::HalfOpen);
                             return Ok(CircuitPermit::new(
                                 self,
-                                next.generation(),
-                                true,
-                                self.started(),
+                                self.ticket(next.generation(), true),
                             ));
                         }
                         Err(actual) => word = actual,
@@ -351,9 +346,7 @@ impl CircuitBreaker {
                         Ok(()) => {
                             return Ok(CircuitPermit::new(
                                 self,
-                                word.generation(),
-                                true,
-                                self.started(),
+                                self.ticket(word.generation(), true),
                             ));
                         }
                         Err(actual) => word = actual,
@@ -383,26 +376,29 @@ impl CircuitBreaker {
             .map_err(Word)
     }
 
-    /// When a call starts, if calls are timed (`slow_call`); the only clock
-    /// read a closed breaker makes before the call.
+    /// The permit's ticket for a call starting now. The start time is read
+    /// only if the call is timed (`slow_call`, or metrics call timing): the
+    /// only clock read a closed breaker makes before the call.
     #[inline]
-    fn started(&self) -> i64 {
-        if self.config.slow_call().is_some() {
-            clock::now_nanos()
-        } else {
-            NOT_TIMED
-        }
+    fn ticket(&self, generation: u16, trial: bool) -> Ticket {
+        #[cfg(feature = "metrics")]
+        let metered = crate::metrics::call_timing();
+        #[cfg(not(feature = "metrics"))]
+        let metered = false;
+        let started = (metered || self.config.slow_call().is_some()).then(clock::now_micros);
+        Ticket::new(generation, trial, started, metered)
     }
 
     /// Whether a call that started at `started` was slower than `slow_call`.
-    fn is_slow(&self, started: i64, now: &Now) -> bool {
-        if started == NOT_TIMED {
+    fn is_slow(&self, ticket: Ticket, now: &Now) -> bool {
+        if !ticket.timed() {
             return false;
         }
         let Some(bound) = self.config.slow_call() else {
             return false;
         };
-        let slow = now.get().saturating_sub(started) > clock::saturating_nanos(bound);
+        let elapsed = ticket.elapsed_micros(now.get().div_euclid(1_000));
+        let slow = elapsed.is_some_and(|elapsed| elapsed as u128 > bound.as_micros());
         if slow {
             self.counters.slow.fetch_add(1, Ordering::Relaxed);
         }
@@ -424,24 +420,25 @@ impl CircuitBreaker {
     }
 
     #[inline]
-    pub(crate) fn on_success(&self, generation: u16, trial: bool, started: i64) {
-        self.counters.successes.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn on_success(&self, ticket: Ticket) {
+        self.counters.successes.increment();
         // The common case: an untimed, windowless call that found the
         // breaker closed with no failure streak to break. Nothing to change.
-        if !trial && started == NOT_TIMED && self.window.is_none() {
+        if !ticket.trial() && !ticket.timed() && self.window.is_none() {
             let word = self.load();
             if word.state() != CircuitState::Closed || word.consecutive_failures() == 0 {
                 return;
             }
         }
-        self.on_success_slow(generation, trial, started);
+        self.on_success_slow(ticket);
     }
 
     #[cold]
     #[inline(never)]
-    fn on_success_slow(&self, generation: u16, trial: bool, started: i64) {
+    fn on_success_slow(&self, ticket: Ticket) {
+        let (generation, trial) = (ticket.generation(), ticket.trial());
         let now = Now::new();
-        let slow = self.is_slow(started, &now);
+        let slow = self.is_slow(ticket, &now);
         // A success can open the breaker only by being slow.
         let slow_rate_reached = self.window.as_ref().is_some_and(|window| {
             window
@@ -484,10 +481,11 @@ impl CircuitBreaker {
         }
     }
 
-    pub(crate) fn on_failure(&self, generation: u16, trial: bool, started: i64) {
+    pub(crate) fn on_failure(&self, ticket: Ticket) {
+        let (generation, trial) = (ticket.generation(), ticket.trial());
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         let now = Now::new();
-        let slow = self.is_slow(started, &now);
+        let slow = self.is_slow(ticket, &now);
         let rate_reached = self.window.as_ref().is_some_and(|window| {
             window
                 .record(&now, true, slow, true)
@@ -527,18 +525,19 @@ impl CircuitBreaker {
     /// A permit dropped without an outcome: while a panic unwinds the call
     /// failed; otherwise it was cancelled, which says nothing about the
     /// dependency and only gives the trial slot back.
-    pub(crate) fn on_dropped(&self, generation: u16, trial: bool, started: i64) {
+    pub(crate) fn on_dropped(&self, ticket: Ticket) {
         if std::thread::panicking() {
-            self.on_failure(generation, trial, started);
+            self.on_failure(ticket);
         } else {
-            self.on_release(generation, trial, false);
+            self.on_release(ticket, false);
         }
     }
 
     /// A call that ended without an outcome that counts: an ignored error,
     /// an inner policy's rejection, or cancellation. Only its trial slot
     /// matters.
-    pub(crate) fn on_release(&self, generation: u16, trial: bool, ignored: bool) {
+    pub(crate) fn on_release(&self, ticket: Ticket, ignored: bool) {
+        let (generation, trial) = (ticket.generation(), ticket.trial());
         if ignored {
             self.counters.ignored.fetch_add(1, Ordering::Relaxed);
         }
@@ -653,8 +652,8 @@ impl CircuitBreaker {
     /// Back to closed with an empty window and zeroed counters.
     pub fn reset(&self) {
         self.set_state(CircuitState::Closed);
+        self.counters.successes.reset();
         for counter in [
-            &self.counters.successes,
             &self.counters.failures,
             &self.counters.ignored,
             &self.counters.rejected,
@@ -668,7 +667,7 @@ impl CircuitBreaker {
     pub fn snapshot(&self) -> CircuitBreakerSnapshot {
         let word = self.load();
         let now = clock::now_micros();
-        let successes = self.counters.successes.load(Ordering::Relaxed);
+        let successes = self.counters.successes.get();
         let failures = self.counters.failures.load(Ordering::Relaxed);
         let ignored = self.counters.ignored.load(Ordering::Relaxed);
         let rejected = self.counters.rejected.load(Ordering::Relaxed);
@@ -736,68 +735,73 @@ impl CircuitBreaker {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        crate::private::finish(
-            self.call_site(crate::private::lift(call), crate::private::never)
-                .await,
-        )
-    }
-
-    #[doc(hidden)]
-    pub async fn call_site<T, E, F, I>(
-        &self,
-        call: F,
-        ignore: I,
-    ) -> Result<T, crate::private::Failure<E>>
-    where
-        F: Future<Output = Result<T, crate::private::Failure<E>>>,
-        I: Fn(&E) -> bool,
-    {
-        use crate::private::Failure;
-        if !crate::config::switch::circuit_breakers() {
-            // Switched off by configuration: straight through.
-            return call.await;
-        }
-        #[cfg(feature = "chaos")]
-        let call = match crate::chaos::at_circuit_breaker(self, call) {
-            Ok(call) => call,
-            Err(injected) => return Err(Failure::Rejected(injected)),
-        };
-        #[cfg(feature = "metrics")]
-        let started = crate::metrics::timing_start();
-        let permit = match self.try_acquire() {
-            Ok(permit) => permit,
-            Err(rejection) => {
-                #[cfg(feature = "metrics")]
-                if let Some(started) = started {
-                    crate::metrics::call_duration(&self.name, "rejected", started);
-                }
-                return Err(Failure::Rejected(rejection));
-            }
+        let permit = match self.try_enter() {
+            Some(permit) => permit,
+            None => self.enter_slow().await?,
         };
         let result = call.await;
-        let _outcome = match &result {
-            Ok(_) => {
-                permit.success();
-                "success"
-            }
-            Err(Failure::Inner(error)) if ignore(error) => {
-                permit.ignored();
-                "ignored"
-            }
-            Err(Failure::Inner(_)) => {
-                permit.failure();
-                "failure"
-            }
-            Err(Failure::Rejected(_)) => {
-                permit.release();
-                "rejected"
-            }
-        };
-        #[cfg(feature = "metrics")]
-        if let Some(started) = started {
-            crate::metrics::call_duration(&self.name, _outcome, started);
-        }
+        crate::private::settle(permit, &result, crate::private::never);
         result
+    }
+
+    /// The macros' entry on the fast path: a permit if the breaker is
+    /// closed (or switched off by configuration, when the permit records
+    /// nothing). `None` otherwise, and while chaos faults are injected
+    /// anywhere: [`enter_slow`](Self::enter_slow) then decides.
+    ///
+    /// An `Option` of a two-word permit comes back in registers; a
+    /// `Result` with the rejection would come back through memory.
+    #[doc(hidden)]
+    #[inline]
+    pub fn try_enter(&self) -> Option<CircuitPermit<'_>> {
+        #[cfg(feature = "chaos")]
+        if crate::chaos::armed() {
+            return None;
+        }
+        if !crate::config::switch::circuit_breakers() {
+            return Some(CircuitPermit::new(self, Ticket::BYPASS));
+        }
+        let word = self.load();
+        if matches!(
+            word.state(),
+            CircuitState::Closed | CircuitState::ForcedClosed
+        ) {
+            return Some(CircuitPermit::new(
+                self,
+                self.ticket(word.generation(), false),
+            ));
+        }
+        None
+    }
+
+    fn enter_now(&self) -> Result<CircuitPermit<'_>, Error> {
+        if !crate::config::switch::circuit_breakers() {
+            return Ok(CircuitPermit::new(self, Ticket::BYPASS));
+        }
+        let entry = self.try_acquire();
+        #[cfg(feature = "metrics")]
+        if entry.is_err() && crate::metrics::call_timing() {
+            crate::metrics::call_duration(&self.name, "rejected", Duration::ZERO);
+        }
+        entry
+    }
+
+    /// The rest of the macros' entry: chaos faults (an injected failure, an
+    /// added latency), then a permit or the rejection.
+    #[doc(hidden)]
+    #[cold]
+    pub async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Error> {
+        #[cfg(feature = "chaos")]
+        {
+            let latency = crate::chaos::at_circuit_breaker(self)?;
+            let permit = self.enter_now()?;
+            if let Some(latency) = latency {
+                tokio::time::sleep(latency).await;
+            }
+            Ok(permit)
+        }
+        #[cfg(not(feature = "chaos"))]
+        self.enter_now()
     }
 }
 

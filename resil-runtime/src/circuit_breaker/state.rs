@@ -73,6 +73,7 @@ impl CircuitState {
         }
     }
 
+    #[inline]
     fn tag(self) -> u64 {
         match self {
             Self::Closed => 0,
@@ -85,6 +86,7 @@ impl CircuitState {
 }
 
 impl std::fmt::Display for CircuitState {
+    #[inline]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -95,6 +97,7 @@ impl std::fmt::Display for CircuitState {
 pub(crate) struct Word(pub(crate) u64);
 
 impl Word {
+    #[inline]
     pub(crate) fn state(self) -> CircuitState {
         match self.0 >> TAG_SHIFT {
             0 => CircuitState::Closed,
@@ -105,54 +108,66 @@ impl Word {
         }
     }
 
+    #[inline]
     pub(crate) fn generation(self) -> u16 {
         ((self.0 >> GEN_SHIFT) & GEN_MASK) as u16
     }
 
+    #[inline]
     fn payload(self) -> u64 {
         self.0 & PAYLOAD_MASK
     }
 
+    #[inline]
     fn with_payload(self, payload: u64) -> Self {
         Self((self.0 & !PAYLOAD_MASK) | (payload & PAYLOAD_MASK))
     }
 
     /// The word after a transition: a new tag and the next generation.
+    #[inline]
     pub(crate) fn transition(self, to: CircuitState, payload: u64) -> Self {
         let generation = (u64::from(self.generation()) + 1) & GEN_MASK;
         Self((to.tag() << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
     }
 
+    #[inline]
     pub(crate) fn consecutive_failures(self) -> u32 {
         self.payload().min(u64::from(u32::MAX)) as u32
     }
 
+    #[inline]
     pub(crate) fn with_consecutive_failures(self, failures: u32) -> Self {
         self.with_payload(u64::from(failures))
     }
 
+    #[inline]
     pub(crate) fn deadline_payload(deadline_micros: i64) -> u64 {
         deadline_micros
             .saturating_add(DEADLINE_BIAS)
             .clamp(0, PAYLOAD_MASK as i64) as u64
     }
 
+    #[inline]
     pub(crate) fn deadline_micros(self) -> i64 {
         self.payload() as i64 - DEADLINE_BIAS
     }
 
+    #[inline]
     pub(crate) fn trials_in_flight(self) -> u32 {
         (self.payload() & 0xFFFF) as u32
     }
 
+    #[inline]
     pub(crate) fn trial_successes(self) -> u32 {
         ((self.payload() >> 16) & 0xFFFF) as u32
     }
 
+    #[inline]
     pub(crate) fn with_trials(self, in_flight: u32, successes: u32) -> Self {
         self.with_payload(u64::from(in_flight & 0xFFFF) | (u64::from(successes & 0xFFFF) << 16))
     }
 
+    #[inline]
     pub(crate) fn initial() -> Self {
         Self(0)
     }

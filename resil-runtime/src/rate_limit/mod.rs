@@ -48,7 +48,6 @@ use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
 use crate::live::LiveRateLimiterConfig;
-use crate::private::Failure;
 use crate::sync::{AtomicI64, AtomicU64};
 
 /// A rate limiter: `rate` calls `per` period with bursts of `burst`; a call
@@ -341,17 +340,7 @@ impl RateLimiter {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        crate::private::finish(self.call_site(crate::private::lift(call)).await)
-    }
-
-    #[doc(hidden)]
-    pub async fn call_site<T, E, F>(&self, call: F) -> Result<T, Failure<E>>
-    where
-        F: Future<Output = Result<T, Failure<E>>>,
-    {
-        if let Err(rejection) = self.acquire().await {
-            return Err(Failure::Rejected(rejection));
-        }
+        self.acquire().await?;
         call.await
     }
 }

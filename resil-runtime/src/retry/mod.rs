@@ -19,10 +19,11 @@ use tokio::time::Instant;
 
 pub use config::{Backoff, Jitter, RetryConfig};
 
+use crate::counter::Counter;
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::live::LiveRetryConfig;
-use crate::private::Failure;
+use crate::private::Rejection;
 
 /// A named retry policy: its settings and its statistics.
 ///
@@ -55,10 +56,11 @@ pub struct RetryPolicy {
 }
 
 /// `calls` is derived (first + after retry + failed) so that a success on
-/// the first attempt costs one relaxed `fetch_add`.
+/// the first attempt costs one bump of a per-thread counter (no locked
+/// instruction; see `crate::counter`).
 #[derive(Debug, Default)]
 struct Counters {
-    succeeded_first: AtomicU64,
+    succeeded_first: Counter,
     succeeded_after_retry: AtomicU64,
     failed: AtomicU64,
     exhausted: AtomicU64,
@@ -180,13 +182,9 @@ impl RetryPolicy {
     {
         let mut run = self.start();
         loop {
-            let result = attempt().await.map_err(Failure::Inner);
+            let result = attempt().await;
             match run.next(result, crate::private::always, |_| None) {
-                RetryStep::Done(Ok(value)) => return Ok(value),
-                RetryStep::Done(Err(Failure::Inner(error))) => return Err(error),
-                RetryStep::Done(Err(Failure::Rejected(_))) => {
-                    unreachable!("`run` only sees the attempt's own errors")
-                }
+                RetryStep::Done(result) => return result,
                 RetryStep::Retry(delay) => crate::private::sleep(delay).await,
             }
         }
@@ -195,7 +193,7 @@ impl RetryPolicy {
     /// Statistics at this moment.
     pub fn snapshot(&self) -> RetrySnapshot {
         let c = &self.counters;
-        let succeeded_first = c.succeeded_first.load(Ordering::Relaxed);
+        let succeeded_first = c.succeeded_first.get();
         let succeeded_after_retry = c.succeeded_after_retry.load(Ordering::Relaxed);
         let failed = c.failed.load(Ordering::Relaxed);
         RetrySnapshot {
@@ -214,8 +212,8 @@ impl RetryPolicy {
     /// Zeroes the statistics.
     pub fn reset(&self) {
         let c = &self.counters;
+        c.succeeded_first.reset();
         for counter in [
-            &c.succeeded_first,
             &c.succeeded_after_retry,
             &c.failed,
             &c.exhausted,
@@ -271,15 +269,14 @@ impl RetryRun<'_> {
     }
 
     /// Decides what follows an attempt that gave `result`. `retry_if` picks
-    /// which of the body's errors are retried; `describe` renders one for
-    /// the log.
+    /// which errors are retried; `describe` renders one for the log.
     #[inline]
     pub fn next<T, E, P, D>(
         &mut self,
-        result: Result<T, Failure<E>>,
+        result: Result<T, E>,
         retry_if: P,
         describe: D,
-    ) -> RetryStep<Result<T, Failure<E>>>
+    ) -> RetryStep<Result<T, E>>
     where
         P: Fn(&E) -> bool,
         D: Fn(&E) -> Option<String>,
@@ -289,22 +286,41 @@ impl RetryRun<'_> {
 
     /// [`next`](Self::next), honouring the wait an error asks for.
     ///
-    /// `retry_after` reads it from the body's errors (a 429 or 503 with a
-    /// `Retry-After` header); a rejection by an inner policy carries its
-    /// own ([`Error::retry_after`](crate::Error::retry_after)). When that
-    /// wait is longer than the backoff's, it is used instead, even beyond
-    /// `max_delay`: the server knows when it will answer. `max_elapsed`
-    /// still bounds it: a wait that would end past the deadline ends the
-    /// retries instead, and the caller gets the error, which still says
-    /// when to come back.
+    /// `retry_after` reads it from the errors (a 429 or 503 with a
+    /// `Retry-After` header). When that wait is longer than the backoff's,
+    /// it is used instead, even beyond `max_delay`: the server knows when
+    /// it will answer. `max_elapsed` still bounds it: a wait that would end
+    /// past the deadline ends the retries instead, and the caller gets the
+    /// error, which still says when to come back.
     #[inline]
     pub fn next_hinted<T, E, P, H, D>(
         &mut self,
-        result: Result<T, Failure<E>>,
+        result: Result<T, E>,
         retry_if: P,
         retry_after: H,
         describe: D,
-    ) -> RetryStep<Result<T, Failure<E>>>
+    ) -> RetryStep<Result<T, E>>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>,
+    {
+        self.next_attempt(result, Rejection::new(), retry_if, retry_after, describe)
+    }
+
+    /// The macros' [`next_hinted`](Self::next_hinted): `rejection` says
+    /// whether the error is an inner policy's refusal, which
+    /// `retry_rejections` decides on and whose own `retry_after` counts.
+    #[doc(hidden)]
+    #[inline]
+    pub fn next_attempt<T, E, P, H, D>(
+        &mut self,
+        result: Result<T, E>,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<Result<T, E>>
     where
         P: Fn(&E) -> bool,
         H: Fn(&E) -> Option<Duration>,
@@ -314,7 +330,7 @@ impl RetryRun<'_> {
         let error = match &result {
             Ok(_) => {
                 if self.attempt == 1 {
-                    counters.succeeded_first.fetch_add(1, Ordering::Relaxed);
+                    counters.succeeded_first.increment();
                 } else {
                     counters
                         .succeeded_after_retry
@@ -324,19 +340,17 @@ impl RetryRun<'_> {
             }
             Err(error) => error,
         };
-        let retryable = match error {
-            Failure::Inner(error) => retry_if(error),
-            Failure::Rejected(_) => self.policy.config.retry_rejections(),
+        let retryable = if rejection.is_set() {
+            self.policy.config.retry_rejections()
+        } else {
+            retry_if(error)
         };
         // Switched off by configuration: the first attempt is the only one.
         if !retryable || !crate::config::switch::retries() {
             self.finish_failed(false);
             return RetryStep::Done(result);
         }
-        let described = match error {
-            Failure::Inner(error) => describe(error),
-            Failure::Rejected(rejection) => Some(rejection.to_string()),
-        };
+        let described = describe(error);
         if self.attempt >= self.policy.config.max_attempts() {
             self.finish_failed(true);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
@@ -346,9 +360,10 @@ impl RetryRun<'_> {
             return RetryStep::Done(result);
         }
         let backoff = self.policy.delay(self.attempt, self.previous_delay);
-        let hinted = match error {
-            Failure::Inner(error) => retry_after(error),
-            Failure::Rejected(rejection) => rejection.retry_after(),
+        let hinted = if rejection.is_set() {
+            rejection.retry_after()
+        } else {
+            retry_after(error)
         };
         let delay = hinted.map_or(backoff, |hinted| hinted.max(backoff));
         if let Some(deadline) = self.deadline

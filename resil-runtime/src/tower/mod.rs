@@ -82,7 +82,7 @@ impl Timing {
     fn end(self, policy: &crate::PolicyName, outcome: &'static str) {
         #[cfg(feature = "metrics")]
         if let Some(started) = self.started {
-            crate::metrics::call_duration(policy, outcome, started);
+            crate::metrics::call_duration(policy, outcome, started.elapsed());
         }
     }
 }

@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 
 use super::{BoxError, ErrorsOnly, ResponseClassifier};
 use crate::error::{ConfigError, Error};
-use crate::private::{Failure, always};
+use crate::private::{Rejection, always, no_retry_after};
 use crate::registry::registry;
 use crate::retry::{RetryPolicy, RetryStep};
 
@@ -223,28 +223,27 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
+                    let mut rejection = Rejection::new();
                     let result = match ready!(future.poll(cx)) {
                         Ok(response) if this.classifier.is_failure(&response) => {
-                            Err(Failure::Inner(Attempt::Response(response)))
+                            Err(Attempt::Response(response))
                         }
                         Ok(response) => Ok(response),
-                        Err(error) => Err(classify_error(error.into())),
+                        Err(error) => Err(classify_error(error.into(), &mut rejection)),
                     };
                     let mut run =
                         this.policy
                             .resume(*this.attempt, *this.previous_delay, *this.deadline);
-                    let step = run.next(result, always, describe);
+                    let step =
+                        run.next_attempt(result, rejection, always, no_retry_after, describe);
                     *this.attempt = run.attempt();
                     *this.previous_delay = run.previous_delay();
                     match step {
                         RetryStep::Done(result) => {
                             *this.done = true;
                             return Poll::Ready(match result {
-                                Ok(response) | Err(Failure::Inner(Attempt::Response(response))) => {
-                                    Ok(response)
-                                }
-                                Err(Failure::Inner(Attempt::Error(error))) => Err(error),
-                                Err(Failure::Rejected(rejection)) => Err(Box::new(rejection)),
+                                Ok(response) | Err(Attempt::Response(response)) => Ok(response),
+                                Err(Attempt::Error(error)) => Err(error),
                             });
                         }
                         RetryStep::Retry(delay) => this.state.set(State::Sleeping {
@@ -276,14 +275,16 @@ fn describe<Response>(attempt: &Attempt<Response>) -> Option<String> {
     })
 }
 
-/// A resil rejection from an inner layer is a `Failure::Rejected`, so the
-/// policy's `retry_rejections` decides; anything else is the service's own.
-fn classify_error<Response>(error: BoxError) -> Failure<Attempt<Response>> {
-    match error.downcast::<Error>() {
-        Ok(resil) if resil.is_rejection() => Failure::Rejected(*resil),
-        Ok(resil) => Failure::Inner(Attempt::Error(resil)),
-        Err(other) => Failure::Inner(Attempt::Error(other)),
+/// A resil rejection from an inner layer is recorded in `rejection`, so
+/// the policy's `retry_rejections` decides; anything else is the service's
+/// own.
+fn classify_error<Response>(error: BoxError, rejection: &mut Rejection) -> Attempt<Response> {
+    if let Some(resil) = error.downcast_ref::<Error>()
+        && resil.is_rejection()
+    {
+        rejection.record(resil);
     }
+    Attempt::Error(error)
 }
 
 impl<S: Service<Request>, Request, C> fmt::Debug for RetryFuture<S, Request, C> {
