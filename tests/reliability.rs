@@ -182,13 +182,13 @@ async fn direct_stack(
     loop {
         let (attempt, rejection) = guarded(breaker, bulkhead, body.run(fail_first)).await;
         match run.next_attempt(
-            attempt,
+            &attempt,
             rejection,
             |_: &AppError| true,
             resil::__private::no_retry_after,
             |_| None,
         ) {
-            RetryStep::Done(result) => return result,
+            RetryStep::Done(()) => return attempt,
             RetryStep::Retry(delay) => tokio::time::sleep(delay).await,
         }
     }

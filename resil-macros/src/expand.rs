@@ -38,8 +38,8 @@
 //!                     Rejection::new(),
 //!                 )
 //!             };
-//!             match __resil_run.next_attempt(attempt, rejection, always, ..) {
-//!                 RetryStep::Done(r) => break (r, rejection),
+//!             match __resil_run.next_attempt(&attempt, rejection, always, ..) {
+//!                 RetryStep::Done(()) => break (attempt, rejection),
 //!                 RetryStep::Retry(delay) => sleep(delay).await,
 //!             }
 //!         };
@@ -115,10 +115,22 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     };
     let span = Ident::new("__resil_span", Span::call_site());
     let private_root = quote!(#krate::__private);
-    // The body is polled in the attempt's span (when a subscriber wants
-    // it), through `Pin<&mut _>`: pinned where it is made, it is not
-    // copied into a wrapper.
-    let mut code = quote!(#private_root::traced(&#span, ::core::pin::pin!(#body)).await);
+    // The body is polled in the attempt's span when a subscriber records
+    // it: the span moves into a wrapper that polls the body through
+    // `Pin<&mut _>` (pinned where it is made, the body is not copied).
+    // Without a span, nothing wraps the body: the wrapper, even unused,
+    // would cost every call (measured at several nanoseconds).
+    let mut code = quote! {
+        {
+            let __resil_body = ::core::pin::pin!(#body);
+            match #span {
+                ::core::option::Option::None => __resil_body.await,
+                ::core::option::Option::Some(__resil_span) => {
+                    #private_root::traced(__resil_span, __resil_body).await
+                }
+            }
+        }
+    };
 
     // A fallback gets the function's arguments; which of them it can take
     // as they are depends on the layers below it.
@@ -481,7 +493,7 @@ fn scope_label(index: usize) -> Lifetime {
 //         let __resil_breaker_1 = POLICY;
 //         let __resil_permit = match match __resil_breaker_1.try_enter() {
 //             Some(permit) => Ok(permit),
-//             None => traced(&__resil_span, pin!(__resil_breaker_1.enter_slow())).await,
+//             None => traced_by_ref(&__resil_span, pin!(__resil_breaker_1.enter_slow())).await,
 //         } {
 //             Ok(permit) => permit,
 //             Err(__resil_refusal) => REFUSED,   // see `Scopes`
@@ -510,7 +522,7 @@ fn circuit_breaker(
             let __resil_permit = match match #breaker.try_enter() {
                 ::core::option::Option::Some(__resil_permit) => ::core::result::Result::Ok(__resil_permit),
                 ::core::option::Option::None => {
-                    #private::traced(#span, ::core::pin::pin!(#breaker.enter_slow())).await
+                    #private::traced_by_ref(#span, ::core::pin::pin!(#breaker.enter_slow())).await
                 }
             } {
                 ::core::result::Result::Ok(__resil_permit) => __resil_permit,
@@ -530,7 +542,7 @@ fn circuit_breaker(
 //         let __resil_bulkhead_2 = POLICY;
 //         let __resil_slot = match match __resil_bulkhead_2.try_enter() {
 //             Some(slot) => Ok(slot),
-//             None => traced(&__resil_span, pin!(__resil_bulkhead_2.enter_slow())).await,
+//             None => traced_by_ref(&__resil_span, pin!(__resil_bulkhead_2.enter_slow())).await,
 //         } {
 //             Ok(slot) => slot,
 //             Err(__resil_refusal) => REFUSED,   // see `Scopes`
@@ -553,7 +565,7 @@ fn bulkhead(
             let __resil_slot = match match #bulkhead.try_enter() {
                 ::core::option::Option::Some(__resil_slot) => ::core::result::Result::Ok(__resil_slot),
                 ::core::option::Option::None => {
-                    #private::traced(#span, ::core::pin::pin!(#bulkhead.enter_slow())).await
+                    #private::traced_by_ref(#span, ::core::pin::pin!(#bulkhead.enter_slow())).await
                 }
             } {
                 ::core::result::Result::Ok(__resil_slot) => __resil_slot,
@@ -576,8 +588,8 @@ fn bulkhead(
 //             let req = clone_arg(&req);
 //             let __resil_span = attempt_span(.., __resil_run.attempt(), parent);
 //             let (__resil_attempt, __resil_rejection) = attempt;
-//             match __resil_run.next_attempt(__resil_attempt, __resil_rejection, retry_if, ..) {
-//                 RetryStep::Done(r) => break (r, __resil_rejection),
+//             match __resil_run.next_attempt(&__resil_attempt, __resil_rejection, retry_if, ..) {
+//                 RetryStep::Done(()) => break (__resil_attempt, __resil_rejection),
 //                 RetryStep::Retry(delay) => sleep(delay).await,
 //             }
 //         }
@@ -590,25 +602,29 @@ fn retry_loop(
     span_of_attempt: TokenStream,
     attempt: TokenStream,
 ) -> TokenStream {
+    // The attempt's result and span live in a block that ends before the
+    // wait: kept in scope across the sleep's await, they would be stored
+    // in the call's future and copied in and out on every call.
     quote! {
         {
             let mut __resil_run = #policy.start();
             loop {
-                #clones
-                let __resil_span: #private::AttemptSpan = #span_of_attempt;
-                let (__resil_attempt, __resil_rejection) = #attempt;
-                match __resil_run.next_attempt(
-                    __resil_attempt,
-                    __resil_rejection,
-                    #retry_if,
-                    #retry_after,
-                    |__resil_e| #private::describe!(__resil_e),
-                ) {
-                    #private::RetryStep::Done(__resil_r) => break (__resil_r, __resil_rejection),
-                    #private::RetryStep::Retry(__resil_delay) => {
-                        #private::sleep(__resil_delay).await
+                let __resil_delay = {
+                    #clones
+                    let __resil_span: #private::AttemptSpan = #span_of_attempt;
+                    let (__resil_attempt, __resil_rejection) = #attempt;
+                    match __resil_run.next_attempt(
+                        &__resil_attempt,
+                        __resil_rejection,
+                        #retry_if,
+                        #retry_after,
+                        |__resil_e| #private::describe!(__resil_e),
+                    ) {
+                        #private::RetryStep::Done(()) => break (__resil_attempt, __resil_rejection),
+                        #private::RetryStep::Retry(__resil_delay) => __resil_delay,
                     }
-                }
+                };
+                #private::sleep(__resil_delay).await;
             }
         }
     }
@@ -1046,12 +1062,12 @@ mod tests {
             "let req = :: resil :: __private :: clone_arg (& req) ;",
             "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , :: core :: option :: Option :: None) ;",
             "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
-            "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
+            "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
             // A refusal jumps to the retry, past the breaker's settling.
             "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_refusal)) , __resil_rejection ,) ;",
-            "let __resil_result = :: resil :: __private :: traced (& __resil_span , :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await }))) . await ; :: core :: mem :: drop (__resil_slot) ;",
+            "let __resil_result = { let __resil_body = :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await })) ; match __resil_span { :: core :: option :: Option :: None => __resil_body . await , :: core :: option :: Option :: Some (__resil_span) => { :: resil :: __private :: traced (__resil_span , __resil_body) . await } } } ; :: core :: mem :: drop (__resil_slot) ;",
             ":: resil :: __private :: settle (__resil_permit , & __resil_result , :: resil :: __private :: never) ;",
-            "match __resil_run . next_attempt (__resil_attempt , __resil_rejection , :: resil :: __private :: always ,",
+            "match __resil_run . next_attempt (& __resil_attempt , __resil_rejection , :: resil :: __private :: always ,",
             "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < Outline , OsteonError > >) ;",
         ] {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
@@ -1224,7 +1240,7 @@ mod tests {
             // the retry.
             "if __resil_rejection . is_set () { break '__resil_scope_1 (__resil_outcome , __resil_rejection) ; }",
             "if let :: core :: result :: Result :: Err (__resil_refusal) = __RESIL_RATE_LIMIT_4 . get () . acquire () . await",
-            "next_attempt (__resil_attempt , __resil_rejection , :: resil :: __private :: always , hint ,",
+            "next_attempt (& __resil_attempt , __resil_rejection , :: resil :: __private :: always , hint ,",
             "fallback_applies (__resil_rejection , true)",
             "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error)) . await",
         ] {

@@ -33,12 +33,19 @@ use std::sync::atomic::Ordering;
 use crate::sync::AtomicU64;
 
 /// A monotonically increasing count, cheap to bump from any thread.
+///
+/// Two words: the slot index and the shared atomic. What [`reset`]
+/// subtracts is kept by the slot registry, not here: counters sit in every
+/// policy, resets are rare.
+///
+/// [`reset`]: Self::reset
 #[derive(Debug)]
 pub(crate) struct Counter {
     /// The slot index, or [`NO_SLOT`].
     #[cfg(not(loom))]
     index: u32,
     shared: AtomicU64,
+    #[cfg(loom)]
     baseline: AtomicU64,
 }
 
@@ -57,6 +64,7 @@ impl Counter {
             #[cfg(not(loom))]
             index: slots::allocate().unwrap_or(NO_SLOT),
             shared: AtomicU64::new(0),
+            #[cfg(loom)]
             baseline: AtomicU64::new(0),
         }
     }
@@ -71,6 +79,7 @@ impl Counter {
     }
 
     fn total(&self) -> u64 {
+        // (A counter without a slot is rare: past half a million live ones.)
         #[cfg(not(loom))]
         let local = if self.index == NO_SLOT {
             0
@@ -84,14 +93,31 @@ impl Counter {
 
     /// The count since the last [`reset`](Self::reset).
     pub(crate) fn get(&self) -> u64 {
-        self.total()
-            .wrapping_sub(self.baseline.load(Ordering::Relaxed))
+        self.total().wrapping_sub(self.baseline())
     }
 
     /// Starts counting from zero. Increments racing with the reset land on
     /// either side of it.
     pub(crate) fn reset(&self) {
+        #[cfg(not(loom))]
+        if self.index == NO_SLOT {
+            self.shared.store(0, Ordering::Relaxed);
+        } else {
+            slots::set_baseline(self.index, self.total());
+        }
+        #[cfg(loom)]
         self.baseline.store(self.total(), Ordering::Relaxed);
+    }
+
+    fn baseline(&self) -> u64 {
+        #[cfg(not(loom))]
+        return if self.index == NO_SLOT {
+            0
+        } else {
+            slots::baseline(self.index)
+        };
+        #[cfg(loom)]
+        return self.baseline.load(Ordering::Relaxed);
     }
 }
 
@@ -147,6 +173,8 @@ mod slots {
     struct Slots {
         /// Every block ever made, owned by a thread or idle.
         blocks: Vec<&'static Block>,
+        /// What each reset counter's reading subtracts, by index.
+        baselines: Vec<u64>,
         /// Blocks whose thread exited, for the next thread to take over.
         idle: Vec<&'static Block>,
         free: Vec<u32>,
@@ -155,6 +183,7 @@ mod slots {
 
     static SLOTS: Mutex<Slots> = Mutex::new(Slots {
         blocks: Vec::new(),
+        baselines: Vec::new(),
         idle: Vec::new(),
         free: Vec::new(),
         next: 0,
@@ -204,7 +233,23 @@ mod slots {
                 slot.store(0, Ordering::Relaxed);
             }
         }
+        if let Some(baseline) = slots.baselines.get_mut(index as usize) {
+            *baseline = 0;
+        }
         slots.free.push(index);
+    }
+
+    pub(super) fn baseline(index: u32) -> u64 {
+        lock().baselines.get(index as usize).copied().unwrap_or(0)
+    }
+
+    pub(super) fn set_baseline(index: u32, baseline: u64) {
+        let mut slots = lock();
+        let index = index as usize;
+        if slots.baselines.len() <= index {
+            slots.baselines.resize(index + 1, 0);
+        }
+        slots.baselines[index] = baseline;
     }
 
     /// Adds one to this thread's slot; false if the thread is exiting and

@@ -97,16 +97,17 @@ pub(crate) fn enabled() -> bool {
     SUBSCRIBED.load(Ordering::Acquire)
 }
 
-/// Publishes a rejection, cloning the error only when someone listens.
-pub(crate) fn rejected(policy: &PolicyName, policy_kind: PolicyKind, error: &crate::Error) {
+/// Publishes a rejection, making the error only when someone listens:
+/// the caller builds its own straight into its return value, as a copy
+/// kept around for the event would cost every rejection.
+#[inline]
+pub(crate) fn rejected(
+    policy: &PolicyName,
+    policy_kind: PolicyKind,
+    error: impl FnOnce() -> crate::Error,
+) {
     if enabled() {
-        emit(
-            policy,
-            policy_kind,
-            EventKind::Rejected {
-                error: error.clone(),
-            },
-        );
+        emit(policy, policy_kind, EventKind::Rejected { error: error() });
     }
 }
 

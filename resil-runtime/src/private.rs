@@ -235,10 +235,20 @@ pub fn attempt_span(
     (!span.is_disabled()).then(|| Box::new(span))
 }
 
-/// `future`, polled inside `span` when there is one.
+/// `future`, polled inside `span`.
 #[inline]
-pub fn traced<F: Future>(span: &AttemptSpan, future: F) -> Traced<'_, F> {
+pub fn traced<F: Future>(span: Box<tracing::Span>, future: F) -> Traced<F> {
     Traced {
+        span: Some(span),
+        inner: future,
+    }
+}
+
+/// `future`, polled inside `span` when there is one; for the slow entries
+/// of the policies, before the body takes the span.
+#[inline]
+pub fn traced_by_ref<'a, F: Future>(span: &'a AttemptSpan, future: F) -> TracedByRef<'a, F> {
+    TracedByRef {
         span: span.as_deref(),
         inner: future,
     }
@@ -247,26 +257,43 @@ pub fn traced<F: Future>(span: &AttemptSpan, future: F) -> Traced<'_, F> {
 pin_project_lite::pin_project! {
     /// A future polled inside an attempt's span; see [`traced`].
     #[derive(Debug)]
-    pub struct Traced<'a, F> {
+    pub struct Traced<F> {
+        span: AttemptSpan,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Traced<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.span.as_ref().map(|span| span.enter());
+        this.inner.poll(cx)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future polled inside an attempt's span, if any; see
+    /// [`traced_by_ref`].
+    #[derive(Debug)]
+    pub struct TracedByRef<'a, F> {
         span: Option<&'a tracing::Span>,
         #[pin]
         inner: F,
     }
 }
 
-impl<F: Future> Future for Traced<'_, F> {
+impl<F: Future> Future for TracedByRef<'_, F> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        match this.span {
-            None => this.inner.poll(cx),
-            Some(span) => {
-                let _entered = span.enter();
-                this.inner.poll(cx)
-            }
-        }
+        let _entered = this.span.map(|span| span.enter());
+        this.inner.poll(cx)
     }
 }
 

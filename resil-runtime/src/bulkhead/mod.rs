@@ -326,14 +326,14 @@ impl Bulkhead {
         if timed_out {
             self.counters.timed_out.fetch_add(1, Ordering::Relaxed);
         }
-        let error = Error::BulkheadFull {
+        tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
+        let error = || Error::BulkheadFull {
             policy: self.name.clone(),
             max_concurrent: self.config.max_concurrent(),
             queue: self.config.queue(),
         };
-        tracing::debug!(target: "resil", policy = %self.name, timed_out, "bulkhead rejected a call");
-        events::rejected(&self.name, PolicyKind::Bulkhead, &error);
-        error
+        events::rejected(&self.name, PolicyKind::Bulkhead, error);
+        error()
     }
 
     /// Counts and occupancy at this moment.

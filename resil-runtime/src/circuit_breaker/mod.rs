@@ -188,7 +188,9 @@ struct Counters {
     successes: Counter,
     failures: AtomicU64,
     ignored: AtomicU64,
-    rejected: AtomicU64,
+    /// Bumped by every rejection: per-thread too, as an open breaker
+    /// rejects at the rate calls come in.
+    rejected: Counter,
     slow: AtomicU64,
 }
 
@@ -319,8 +321,13 @@ impl CircuitBreaker {
                     ));
                 }
                 CircuitState::Open => {
-                    let now = clock::now_micros();
                     let deadline = word.deadline_micros();
+                    // The coarse reading lags: the wait it gives is a little
+                    // longer than the precise one, never shorter.
+                    if let Some(coarse_now) = clock::certainly_before(deadline) {
+                        return Err(self.reject(clock::micros_to_duration(deadline - coarse_now)));
+                    }
+                    let now = clock::now_micros();
                     if now < deadline {
                         return Err(self.reject(clock::micros_to_duration(deadline - now)));
                     }
@@ -359,14 +366,14 @@ impl CircuitBreaker {
 
     #[cold]
     fn reject(&self, retry_after: Duration) -> Error {
-        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-        let error = Error::CircuitOpen {
+        self.counters.rejected.increment();
+        tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
+        let error = || Error::CircuitOpen {
             policy: self.name.clone(),
             retry_after,
         };
-        tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
-        events::rejected(&self.name, PolicyKind::CircuitBreaker, &error);
-        error
+        events::rejected(&self.name, PolicyKind::CircuitBreaker, error);
+        error()
     }
 
     fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
@@ -560,6 +567,7 @@ impl CircuitBreaker {
     fn open_word(&self, word: Word) -> Word {
         let deadline =
             clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout()));
+        clock::observe();
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))
     }
 
@@ -653,10 +661,10 @@ impl CircuitBreaker {
     pub fn reset(&self) {
         self.set_state(CircuitState::Closed);
         self.counters.successes.reset();
+        self.counters.rejected.reset();
         for counter in [
             &self.counters.failures,
             &self.counters.ignored,
-            &self.counters.rejected,
             &self.counters.slow,
         ] {
             counter.store(0, Ordering::Relaxed);
@@ -670,7 +678,7 @@ impl CircuitBreaker {
         let successes = self.counters.successes.get();
         let failures = self.counters.failures.load(Ordering::Relaxed);
         let ignored = self.counters.ignored.load(Ordering::Relaxed);
-        let rejected = self.counters.rejected.load(Ordering::Relaxed);
+        let rejected = self.counters.rejected.get();
         let tally = self.window.as_ref().map(Window::tally);
         let last = self.last_transition_micros.load(Ordering::Relaxed);
         let half_open = word.state() == CircuitState::HalfOpen;

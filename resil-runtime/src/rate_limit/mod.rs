@@ -274,13 +274,13 @@ impl RateLimiter {
     #[cold]
     fn reject(&self, retry_after: Duration) -> Error {
         self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-        let error = Error::RateLimited {
+        tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "rate limiter rejected a call");
+        let error = || Error::RateLimited {
             policy: self.name.clone(),
             retry_after,
         };
-        tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "rate limiter rejected a call");
-        events::rejected(&self.name, PolicyKind::RateLimiter, &error);
-        error
+        events::rejected(&self.name, PolicyKind::RateLimiter, error);
+        error()
     }
 
     /// Calls that could go at once now, without waiting.

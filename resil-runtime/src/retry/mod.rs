@@ -305,41 +305,67 @@ impl RetryRun<'_> {
         H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>,
     {
-        self.next_attempt(result, Rejection::new(), retry_if, retry_after, describe)
+        match self.next_attempt(&result, Rejection::new(), retry_if, retry_after, describe) {
+            RetryStep::Done(()) => RetryStep::Done(result),
+            RetryStep::Retry(delay) => RetryStep::Retry(delay),
+        }
     }
 
-    /// The macros' [`next_hinted`](Self::next_hinted): `rejection` says
+    /// The macros' [`next_hinted`](Self::next_hinted), by reference: the
+    /// result stays where it is (it is the caller's to return), and the
+    /// step says only whether to wait and go again. `rejection` says
     /// whether the error is an inner policy's refusal, which
     /// `retry_rejections` decides on and whose own `retry_after` counts.
     #[doc(hidden)]
     #[inline]
     pub fn next_attempt<T, E, P, H, D>(
         &mut self,
-        result: Result<T, E>,
+        result: &Result<T, E>,
         rejection: Rejection,
         retry_if: P,
         retry_after: H,
         describe: D,
-    ) -> RetryStep<Result<T, E>>
+    ) -> RetryStep<()>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>,
+    {
+        match result {
+            Ok(_) => {
+                self.succeeded();
+                RetryStep::Done(())
+            }
+            Err(error) => self.failed(error, rejection, retry_if, retry_after, describe),
+        }
+    }
+
+    #[inline]
+    fn succeeded(&self) {
+        let counters = &self.policy.counters;
+        if self.attempt == 1 {
+            counters.succeeded_first.increment();
+        } else {
+            counters
+                .succeeded_after_retry
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn failed<E, P, H, D>(
+        &mut self,
+        error: &E,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<()>
     where
         P: Fn(&E) -> bool,
         H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>,
     {
         let counters = &self.policy.counters;
-        let error = match &result {
-            Ok(_) => {
-                if self.attempt == 1 {
-                    counters.succeeded_first.increment();
-                } else {
-                    counters
-                        .succeeded_after_retry
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                return RetryStep::Done(result);
-            }
-            Err(error) => error,
-        };
         let retryable = if rejection.is_set() {
             self.policy.config.retry_rejections()
         } else {
@@ -348,7 +374,7 @@ impl RetryRun<'_> {
         // Switched off by configuration: the first attempt is the only one.
         if !retryable || !crate::config::switch::retries() {
             self.finish_failed(false);
-            return RetryStep::Done(result);
+            return RetryStep::Done(());
         }
         let described = describe(error);
         if self.attempt >= self.policy.config.max_attempts() {
@@ -357,7 +383,7 @@ impl RetryRun<'_> {
             #[cfg(feature = "metrics")]
             crate::metrics::retries_exhausted(&self.policy.name);
             self.announce_gave_up();
-            return RetryStep::Done(result);
+            return RetryStep::Done(());
         }
         let backoff = self.policy.delay(self.attempt, self.previous_delay);
         let hinted = if rejection.is_set() {
@@ -375,7 +401,7 @@ impl RetryRun<'_> {
             counters.deadline_reached.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retry deadline reached");
             self.announce_gave_up();
-            return RetryStep::Done(result);
+            return RetryStep::Done(());
         }
         counters.retries.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]

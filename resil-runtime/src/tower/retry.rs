@@ -235,11 +235,11 @@ where
                         this.policy
                             .resume(*this.attempt, *this.previous_delay, *this.deadline);
                     let step =
-                        run.next_attempt(result, rejection, always, no_retry_after, describe);
+                        run.next_attempt(&result, rejection, always, no_retry_after, describe);
                     *this.attempt = run.attempt();
                     *this.previous_delay = run.previous_delay();
                     match step {
-                        RetryStep::Done(result) => {
+                        RetryStep::Done(()) => {
                             *this.done = true;
                             return Poll::Ready(match result {
                                 Ok(response) | Err(Attempt::Response(response)) => Ok(response),
