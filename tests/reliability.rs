@@ -153,7 +153,10 @@ async fn guarded<T>(
     };
     let permit = match permit {
         Ok(permit) => permit,
-        Err(refusal) => return (Err(refusal.clone().into()), Rejection::of(&refusal)),
+        Err(refusal) => {
+            let error = breaker.refusal_error(refusal);
+            return (Err(error.clone().into()), Rejection::of(&error));
+        }
     };
     let slot = match bulkhead.try_enter() {
         Some(slot) => Ok(slot),

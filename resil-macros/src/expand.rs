@@ -232,7 +232,8 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::never),
                 };
-                let refused = scopes.refuse(&cx);
+                let breaker = format_ident!("__resil_breaker_{}", index);
+                let refused = scopes.refuse(&cx, quote!(#breaker.refusal_error(__resil_refusal)));
                 let span_here = scopes.span_expr(&private, index);
                 circuit_breaker(&cx, &policy, &ignore, [refused, span_here], code)
             }
@@ -248,7 +249,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     config,
                 )
                 .expr();
-                let refused = scopes.refuse(&cx);
+                let refused = scopes.refuse(&cx, quote!(__resil_refusal));
                 let span_here = scopes.span_expr(&private, index);
                 bulkhead(&cx, &policy, [refused, span_here], code)
             }
@@ -277,7 +278,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                         #private::RateLimiterSite::#constructor(#name, #config);
                 });
                 crate::declared::register(&mut statics, &private, &site);
-                let refused = scopes.refuse(&cx);
+                let refused = scopes.refuse(&cx, quote!(__resil_refusal));
                 quote! {
                     {
                         if let ::core::result::Result::Err(__resil_refusal) =
@@ -411,9 +412,9 @@ impl Scopes {
         }
     }
 
-    /// The statement that sends `__resil_refusal` (a `resil::Error`) on
-    /// from layer `cx.index`.
-    fn refuse(&mut self, cx: &Layering<'_>) -> TokenStream {
+    /// The statement that sends a refusal on from layer `cx.index`;
+    /// `error` makes it a `resil::Error` (from `__resil_refusal`).
+    fn refuse(&mut self, cx: &Layering<'_>, error: TokenStream) -> TokenStream {
         let Layering {
             private, convert, ..
         } = cx;
@@ -423,9 +424,10 @@ impl Scopes {
                 let label = scope_label(catcher);
                 quote! {
                     {
-                        let __resil_rejection = #private::Rejection::of(&__resil_refusal);
+                        let __resil_error = #error;
+                        let __resil_rejection = #private::Rejection::of(&__resil_error);
                         break #label (
-                            ::core::result::Result::Err(#private::convert!(#convert, __resil_refusal)),
+                            ::core::result::Result::Err(#private::convert!(#convert, __resil_error)),
                             __resil_rejection,
                         );
                     }
@@ -433,7 +435,7 @@ impl Scopes {
             }
             None => quote! {
                 {
-                    return ::core::result::Result::Err(#private::convert!(#convert, __resil_refusal));
+                    return ::core::result::Result::Err(#private::convert!(#convert, #error));
                 }
             },
         }
@@ -496,8 +498,8 @@ fn scope_label(index: usize) -> Lifetime {
 //             None => traced_by_ref(&__resil_span, pin!(__resil_breaker_1.enter_slow())).await,
 //         } {
 //             Ok(permit) => permit,
-//             Err(__resil_refusal) => REFUSED,   // see `Scopes`
-//         };
+//             Err(__resil_refusal) => REFUSED,   // see `Scopes`: the error is
+//         };                                    // `refusal_error(__resil_refusal)`
 //         let __resil_result = inner;
 //         settle(__resil_permit, &__resil_result, ignore);
 //         __resil_result
@@ -1064,7 +1066,8 @@ mod tests {
             "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
             "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
             // A refusal jumps to the retry, past the breaker's settling.
-            "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_refusal)) , __resil_rejection ,) ;",
+            "let __resil_error = __resil_breaker_1 . refusal_error (__resil_refusal) ;",
+            "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_error)) , __resil_rejection ,) ;",
             "let __resil_result = { let __resil_body = :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await })) ; match __resil_span { :: core :: option :: Option :: None => __resil_body . await , :: core :: option :: Option :: Some (__resil_span) => { :: resil :: __private :: traced (__resil_span , __resil_body) . await } } } ; :: core :: mem :: drop (__resil_slot) ;",
             ":: resil :: __private :: settle (__resil_permit , & __resil_result , :: resil :: __private :: never) ;",
             "match __resil_run . next_attempt (& __resil_attempt , __resil_rejection , :: resil :: __private :: always ,",

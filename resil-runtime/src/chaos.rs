@@ -174,7 +174,7 @@ fn lookup(name: &str) -> Option<Faults> {
     map.get(name).copied().filter(|faults| !faults.is_empty())
 }
 
-fn injected_error(name: &PolicyName) -> Error {
+pub(crate) fn injected_error(name: &PolicyName) -> Error {
     tracing::debug!(target: "resil", policy = %name, "chaos: injected a failure");
     Error::Timeout {
         policy: name.clone(),
@@ -193,17 +193,19 @@ pub(crate) fn armed() -> bool {
 /// (which the breaker counts, and the caller sees as a rejection), or the
 /// latency to add once the call holds its permit. The latency is added
 /// here only when no bulkhead of the same name adds it.
-pub(crate) fn at_circuit_breaker(breaker: &CircuitBreaker) -> Result<Option<Duration>, Error> {
+pub(crate) fn at_circuit_breaker(
+    breaker: &CircuitBreaker,
+) -> Result<Option<Duration>, crate::circuit_breaker::Refusal> {
     let Some(faults) = lookup(breaker.name().as_str()) else {
         return Ok(None);
     };
     if faults.fails_now() {
-        return Err(match breaker.try_acquire() {
+        return Err(match breaker.acquire_or_refuse() {
             Ok(permit) => {
                 permit.failure();
-                injected_error(breaker.name())
+                crate::circuit_breaker::Refusal::INJECTED
             }
-            Err(rejection) => rejection,
+            Err(refusal) => refusal,
         });
     }
     Ok(faults

@@ -175,8 +175,14 @@ mod tests {
         // precise clock plus the margin.
         if let Some(latest) = certainly_before(now + 60_000_000) {
             let precise = now_micros();
-            assert!(latest <= precise + COARSE_MARGIN_MICROS, "{latest} vs {precise}");
-            assert!(latest + 2 * COARSE_MARGIN_MICROS >= precise, "{latest} vs {precise}");
+            assert!(
+                latest <= precise + COARSE_MARGIN_MICROS,
+                "{latest} vs {precise}"
+            );
+            assert!(
+                latest + 2 * COARSE_MARGIN_MICROS >= precise,
+                "{latest} vs {precise}"
+            );
         }
     }
 

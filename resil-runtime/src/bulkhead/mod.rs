@@ -276,48 +276,49 @@ impl Bulkhead {
     /// pool.
     #[inline]
     pub(crate) fn release(&self) {
-        let state = self.state.load(Ordering::Acquire);
-        if waiting(state) == 0
-            && self
-                .state
-                .compare_exchange_weak(state, state - 1, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            return;
+        // One locked add, no read before it: the slot is free at once. With
+        // callers queued, fast acquirers stay out (they need an empty
+        // queue), and the slow path hands the slot to the oldest waiter.
+        let before = self.state.fetch_sub(1, Ordering::AcqRel);
+        if waiting(before) != 0 {
+            self.hand_off();
         }
-        self.release_slow();
     }
 
-    /// Someone waits, or the fast CAS lost a race: the loop with the
-    /// hand-off, out of line.
+    /// A slot was freed while callers were queued: give it to the oldest,
+    /// out of line. If a waiter left the queue meanwhile and a fast
+    /// acquirer took the slot, the bulkhead is full again and the next
+    /// release hands off instead.
     #[cold]
     #[inline(never)]
-    fn release_slow(&self) {
+    fn hand_off(&self) {
+        let mut waiters = self.lock_waiters();
+        // Under the lock the waiting count equals the queue's length.
         let mut state = self.state.load(Ordering::Acquire);
         loop {
-            if waiting(state) == 0 {
-                match self.state.compare_exchange_weak(
-                    state,
-                    state - 1,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return,
-                    Err(actual) => state = actual,
-                }
-                continue;
-            }
-            let mut waiters = self.lock_waiters();
-            // Under the lock the waiting count equals the queue's length.
-            if let Some(waiter) = waiters.pop_front() {
-                self.state.fetch_sub(WAITING_ONE, Ordering::AcqRel);
-                drop(waiters);
-                waiter.grant();
+            if waiting(state) == 0 || running(state) >= self.config.max_concurrent() {
                 return;
             }
-            drop(waiters);
-            state = self.state.load(Ordering::Acquire);
+            // The slot moves to the waiter: one more running, one fewer
+            // waiting.
+            let next = state - WAITING_ONE + 1;
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
         }
+        let Some(waiter) = waiters.pop_front() else {
+            // Cannot happen (the count is the queue's length under the
+            // lock); should it, the slot goes back rather than being lost.
+            debug_assert!(false, "a waiter counted but not queued");
+            self.state.fetch_add(WAITING_ONE - 1, Ordering::AcqRel);
+            return;
+        };
+        drop(waiters);
+        waiter.grant();
     }
 
     #[cold]

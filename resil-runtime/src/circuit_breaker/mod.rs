@@ -75,6 +75,35 @@ use state::Word;
 use time_window::TimeWindow;
 use window::{CountWindow, WindowTally};
 
+/// Why a breaker refused a call, before it is made into a
+/// [`resil::Error`](Error) by [`CircuitBreaker::refusal_error`]: two words
+/// where the error is six, so that the refusal travels out of the entry
+/// cheaply and the error is built once, where it is handed on.
+///
+/// One word, without drop glue: the `retry_after` of an open (or forced
+/// open, or full half-open) breaker in microseconds, or [`INJECTED`] for a
+/// chaos fault.
+///
+/// [`INJECTED`]: Self::INJECTED
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal(u64);
+
+impl Refusal {
+    /// A failure injected by chaos.
+    #[cfg_attr(not(feature = "chaos"), allow(dead_code))]
+    pub(crate) const INJECTED: Self = Self(u64::MAX);
+
+    #[inline]
+    fn open(retry_after: Duration) -> Self {
+        Self(
+            u64::try_from(retry_after.as_micros())
+                .unwrap_or(u64::MAX - 1)
+                .min(u64::MAX - 1),
+        )
+    }
+}
+
 /// The shortest time window: its 64 buckets are then at least 15ms wide.
 pub(crate) const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
 
@@ -305,13 +334,14 @@ impl CircuitBreaker {
             ));
         }
         self.try_acquire_slow(word)
+            .map_err(|refusal| self.refusal_error(refusal))
     }
 
     /// Every state but closed: kept out of line so the closed path above
     /// inlines into the caller as a load and a branch.
     #[cold]
     #[inline(never)]
-    fn try_acquire_slow(&self, mut word: Word) -> Result<CircuitPermit<'_>, Error> {
+    fn try_acquire_slow(&self, mut word: Word) -> Result<CircuitPermit<'_>, Refusal> {
         loop {
             match word.state() {
                 CircuitState::Closed | CircuitState::ForcedClosed => {
@@ -325,11 +355,11 @@ impl CircuitBreaker {
                     // The coarse reading lags: the wait it gives is a little
                     // longer than the precise one, never shorter.
                     if let Some(coarse_now) = clock::certainly_before(deadline) {
-                        return Err(self.reject(clock::micros_to_duration(deadline - coarse_now)));
+                        return Err(self.refuse(clock::micros_to_duration(deadline - coarse_now)));
                     }
                     let now = clock::now_micros();
                     if now < deadline {
-                        return Err(self.reject(clock::micros_to_duration(deadline - now)));
+                        return Err(self.refuse(clock::micros_to_duration(deadline - now)));
                     }
                     let next = word.transition(CircuitState::HalfOpen, 0).with_trials(1, 0);
                     match self.cas(word, next) {
@@ -346,7 +376,7 @@ impl CircuitBreaker {
                 CircuitState::HalfOpen => {
                     let in_flight = word.trials_in_flight();
                     if in_flight >= self.config.half_open_max() {
-                        return Err(self.reject(Duration::ZERO));
+                        return Err(self.refuse(Duration::ZERO));
                     }
                     let next = word.with_trials(in_flight + 1, word.trial_successes());
                     match self.cas(word, next) {
@@ -359,21 +389,49 @@ impl CircuitBreaker {
                         Err(actual) => word = actual,
                     }
                 }
-                CircuitState::ForcedOpen => return Err(self.reject(self.config.timeout())),
+                CircuitState::ForcedOpen => return Err(self.refuse(self.config.timeout())),
             }
         }
     }
 
-    #[cold]
-    fn reject(&self, retry_after: Duration) -> Error {
+    /// Counts and reports a rejection; the error itself is made only by
+    /// [`refusal_error`](Self::refusal_error), where it is handed on.
+    #[inline(always)]
+    fn refuse(&self, retry_after: Duration) -> Refusal {
         self.counters.rejected.increment();
+        #[cfg(feature = "metrics")]
+        if crate::metrics::call_timing() {
+            crate::metrics::call_duration(&self.name, "rejected", Duration::ZERO);
+        }
         tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
-        let error = || Error::CircuitOpen {
+        events::rejected(&self.name, PolicyKind::CircuitBreaker, || {
+            self.open_error(retry_after)
+        });
+        Refusal::open(retry_after)
+    }
+
+    fn open_error(&self, retry_after: Duration) -> Error {
+        Error::CircuitOpen {
             policy: self.name.clone(),
             retry_after,
-        };
-        events::rejected(&self.name, PolicyKind::CircuitBreaker, error);
-        error()
+        }
+    }
+
+    /// The error a [`Refusal`] of this breaker stands for.
+    #[doc(hidden)]
+    #[cold]
+    pub fn refusal_error(&self, refusal: Refusal) -> Error {
+        #[cfg(feature = "chaos")]
+        if refusal.0 == Refusal::INJECTED.0 {
+            return crate::chaos::injected_error(&self.name);
+        }
+        self.open_error(Duration::from_micros(refusal.0))
+    }
+
+    /// [`try_acquire`](Self::try_acquire), with the refusal not yet an error.
+    #[cfg(feature = "chaos")]
+    pub(crate) fn acquire_or_refuse(&self) -> Result<CircuitPermit<'_>, Refusal> {
+        self.enter_now()
     }
 
     fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
@@ -745,7 +803,10 @@ impl CircuitBreaker {
     {
         let permit = match self.try_enter() {
             Some(permit) => permit,
-            None => self.enter_slow().await?,
+            None => match self.enter_slow().await {
+                Ok(permit) => permit,
+                Err(refusal) => return Err(self.refusal_error(refusal).into()),
+            },
         };
         let result = call.await;
         crate::private::settle(permit, &result, crate::private::never);
@@ -782,23 +843,29 @@ impl CircuitBreaker {
         None
     }
 
-    fn enter_now(&self) -> Result<CircuitPermit<'_>, Error> {
+    fn enter_now(&self) -> Result<CircuitPermit<'_>, Refusal> {
         if !crate::config::switch::circuit_breakers() {
             return Ok(CircuitPermit::new(self, Ticket::BYPASS));
         }
-        let entry = self.try_acquire();
-        #[cfg(feature = "metrics")]
-        if entry.is_err() && crate::metrics::call_timing() {
-            crate::metrics::call_duration(&self.name, "rejected", Duration::ZERO);
+        let word = self.load();
+        if matches!(
+            word.state(),
+            CircuitState::Closed | CircuitState::ForcedClosed
+        ) {
+            return Ok(CircuitPermit::new(
+                self,
+                self.ticket(word.generation(), false),
+            ));
         }
-        entry
+        self.try_acquire_slow(word)
     }
 
     /// The rest of the macros' entry: chaos faults (an injected failure, an
-    /// added latency), then a permit or the rejection.
+    /// added latency), then a permit or the refusal (made into an error by
+    /// [`refusal_error`](Self::refusal_error)).
     #[doc(hidden)]
     #[cold]
-    pub async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Error> {
+    pub async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Refusal> {
         #[cfg(feature = "chaos")]
         {
             let latency = crate::chaos::at_circuit_breaker(self)?;
