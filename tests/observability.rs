@@ -5,6 +5,7 @@
 //! One binary, one global `metrics` recorder: every test names its own
 //! policies, so tests running side by side never read each other's series.
 
+#[cfg(feature = "spans")]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
@@ -638,14 +639,17 @@ async fn replicas_pick_the_healthiest_and_skip_open_breakers() {
 // ---- tracing ---------------------------------------------------------------
 
 /// A subscriber that records the `resil.attempt` spans it is shown.
+#[cfg(feature = "spans")]
 #[derive(Clone, Default)]
 struct Spans(Arc<Mutex<Vec<(String, u64)>>>);
 
+#[cfg(feature = "spans")]
 struct Fields {
     policies: String,
     attempt: u64,
 }
 
+#[cfg(feature = "spans")]
 impl tracing::field::Visit for Fields {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         if field.name() == "policies" {
@@ -660,6 +664,7 @@ impl tracing::field::Visit for Fields {
     }
 }
 
+#[cfg(feature = "spans")]
 impl tracing::Subscriber for Spans {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
@@ -687,6 +692,7 @@ impl tracing::Subscriber for Spans {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+#[cfg(feature = "spans")]
 #[tokio::test(start_paused = true)]
 async fn each_attempt_runs_in_a_span_naming_the_policies_and_the_attempt() {
     static CALLS: AtomicU32 = AtomicU32::new(0);

@@ -194,9 +194,9 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 // A retry inside another one opens its spans inside the
                 // outer attempt's.
                 let parent = if scopes.has_span(index) {
-                    quote!(#span.as_deref())
+                    quote!(&#span)
                 } else {
-                    quote!(::core::option::Option::None)
+                    quote!(&#private::NO_SPAN)
                 };
                 let span_of_attempt = attempt_span(
                     &private,
@@ -320,7 +320,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
             layers,
             &fn_name,
             quote!(1u32),
-            quote!(::core::option::Option::None),
+            quote!(&#private_root::NO_SPAN),
         );
         quote!(let #span: #krate::__private::AttemptSpan = #top_span;)
     };
@@ -1062,7 +1062,7 @@ mod tests {
             "static __RESIL_CIRCUIT_BREAKER_1 : :: resil :: __private :: CircuitBreakerSite = :: resil :: __private :: CircuitBreakerSite :: new (\"osteon\" , :: resil :: __private :: CircuitBreakerConfig :: DEFAULT . threshold (5) . timeout (:: core :: time :: Duration :: from_nanos (60000000000))) ;",
             "static __RESIL_BULKHEAD_2 : :: resil :: __private :: BulkheadSite = :: resil :: __private :: BulkheadSite :: new (\"osteon\" , :: resil :: __private :: BulkheadConfig :: DEFAULT . max_concurrent (10) . queue (5) . wait (:: core :: time :: Duration :: from_nanos (5000000000))) ;",
             "let req = :: resil :: __private :: clone_arg (& req) ;",
-            "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , :: core :: option :: Option :: None) ;",
+            "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , & :: resil :: __private :: NO_SPAN) ;",
             "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
             "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
             // A refusal jumps to the retry, past the breaker's settling.
@@ -1091,7 +1091,7 @@ mod tests {
         assert!(!out.contains("loop"), "{out}");
         assert!(!out.contains("clone_arg"), "{out}");
         assert!(
-            out.contains("let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"bulkhead\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"f\"))] , 1u32 , :: core :: option :: Option :: None) ; { let __resil_bulkhead_0 = __RESIL_BULKHEAD_0 . get () ;"),
+            out.contains("let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"bulkhead\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"f\"))] , 1u32 , & :: resil :: __private :: NO_SPAN) ; { let __resil_bulkhead_0 = __RESIL_BULKHEAD_0 . get () ;"),
             "{out}"
         );
         // Nothing above the bulkhead asks about refusals: one returns.

@@ -200,44 +200,64 @@ impl<P: Tabled> fmt::Debug for Site<P> {
 /// The span of one attempt of a protected call (or of the whole call,
 /// without `#[retry]`), if a subscriber records it; see [`attempt_span`].
 ///
-/// Boxed, so that it costs the call's future one word, not a whole span,
-/// when tracing is off; the box is made only when a subscriber records the
-/// span, which costs far more than the allocation.
-pub type AttemptSpan = Option<Box<tracing::Span>>;
+/// With the `spans` feature, boxed, so that it costs the call's future one
+/// word, not a whole span, when tracing is off; the box is made only when a
+/// subscriber records the span, which costs far more than the allocation.
+/// Without the feature, always `None`, of a type with no value: the
+/// generated code's span branches compile away.
+pub type AttemptSpan = Option<SpanHandle>;
+
+/// A recorded attempt span.
+#[cfg(feature = "spans")]
+pub type SpanHandle = Box<tracing::Span>;
+
+/// No span: the `spans` feature is off.
+#[cfg(not(feature = "spans"))]
+#[derive(Debug)]
+pub enum SpanHandle {}
 
 /// No span: for the layers outside every retry's attempts.
 pub const NO_SPAN: AttemptSpan = None;
 
-/// The `resil.attempt` span: level `DEBUG`, target `resil`, fields
-/// `policies` (`"retry=payments circuit_breaker=payments"`, outermost
-/// first) and `attempt` (from 1), a child of `parent` (an enclosing
-/// retry's attempt) or of the current span. The body, and the policies'
-/// waits and rejections, run in it ([`traced`]), so a trace shows each
-/// retry as its own span, the rejections inside it.
+/// The `resil.attempt` span (with the `spans` feature): level `DEBUG`,
+/// target `resil`, fields `policies` (`"retry=payments
+/// circuit_breaker=payments"`, outermost first) and `attempt` (from 1), a
+/// child of `parent` (an enclosing retry's attempt) or of the current span.
+/// The body, and the policies' waits and rejections, run in it
+/// ([`traced`]), so a trace shows each retry as its own span, the
+/// rejections inside it.
 ///
 /// With no subscriber interested (none installed, or one that filters out
 /// `resil` at `DEBUG`) there is no span: the cost is the callsite's cached
-/// interest check, and the fields are never formatted.
+/// interest check, and the fields are never formatted. Even so, a span
+/// that might exist costs each call a few nanoseconds (measured), which is
+/// why the feature is off by default.
 #[inline]
+#[cfg_attr(not(feature = "spans"), allow(unused_variables))]
 pub fn attempt_span(
     policies: &'static [(&'static str, &'static str)],
     attempt: u32,
-    parent: Option<&tracing::Span>,
+    parent: &AttemptSpan,
 ) -> AttemptSpan {
-    let span = match parent {
-        Some(parent) => {
-            tracing::debug_span!(target: "resil", parent: parent, "resil.attempt", policies = %Policies(policies), attempt)
-        }
-        None => {
-            tracing::debug_span!(target: "resil", "resil.attempt", policies = %Policies(policies), attempt)
-        }
-    };
-    (!span.is_disabled()).then(|| Box::new(span))
+    #[cfg(feature = "spans")]
+    {
+        let span = match parent {
+            Some(parent) => {
+                tracing::debug_span!(target: "resil", parent: &**parent, "resil.attempt", policies = %Policies(policies), attempt)
+            }
+            None => {
+                tracing::debug_span!(target: "resil", "resil.attempt", policies = %Policies(policies), attempt)
+            }
+        };
+        (!span.is_disabled()).then(|| Box::new(span))
+    }
+    #[cfg(not(feature = "spans"))]
+    None
 }
 
 /// `future`, polled inside `span`.
 #[inline]
-pub fn traced<F: Future>(span: Box<tracing::Span>, future: F) -> Traced<F> {
+pub fn traced<F: Future>(span: SpanHandle, future: F) -> Traced<F> {
     Traced {
         span: Some(span),
         inner: future,
@@ -249,7 +269,7 @@ pub fn traced<F: Future>(span: Box<tracing::Span>, future: F) -> Traced<F> {
 #[inline]
 pub fn traced_by_ref<'a, F: Future>(span: &'a AttemptSpan, future: F) -> TracedByRef<'a, F> {
     TracedByRef {
-        span: span.as_deref(),
+        span: span.as_ref(),
         inner: future,
     }
 }
@@ -270,7 +290,7 @@ impl<F: Future> Future for Traced<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.span.as_ref().map(|span| span.enter());
+        let _entered = this.span.as_ref().map(enter);
         this.inner.poll(cx)
     }
 }
@@ -280,7 +300,7 @@ pin_project_lite::pin_project! {
     /// [`traced_by_ref`].
     #[derive(Debug)]
     pub struct TracedByRef<'a, F> {
-        span: Option<&'a tracing::Span>,
+        span: Option<&'a SpanHandle>,
         #[pin]
         inner: F,
     }
@@ -292,12 +312,23 @@ impl<F: Future> Future for TracedByRef<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.span.map(|span| span.enter());
+        let _entered = this.span.map(enter);
         this.inner.poll(cx)
     }
 }
 
+#[cfg(feature = "spans")]
+fn enter(span: &SpanHandle) -> tracing::span::Entered<'_> {
+    span.enter()
+}
+
+#[cfg(not(feature = "spans"))]
+fn enter(span: &SpanHandle) {
+    match *span {}
+}
+
 /// Formats a stack of `(kind, name)` as `kind=name kind=name`.
+#[cfg_attr(not(feature = "spans"), allow(dead_code))]
 struct Policies(&'static [(&'static str, &'static str)]);
 
 impl fmt::Display for Policies {

@@ -5,10 +5,11 @@
 //!
 //! One `AtomicU64` holds the running count (low 32 bits) and the waiting
 //! count (high 32 bits). With free capacity and nobody waiting, taking a
-//! slot is one CAS and giving it back is one CAS: no lock and no allocation.
-//! Only when callers queue does a `Mutex<VecDeque>` of waiters come into
-//! play; a slot freed while someone waits is handed straight to the oldest
-//! waiter, so newcomers cannot overtake the queue.
+//! slot is one CAS and giving it back is one `fetch_sub`: no lock and no
+//! allocation. Only when callers queue does a `Mutex<VecDeque>` of waiters
+//! come into play; a slot freed while someone waits is handed to the oldest
+//! waiter (newcomers cannot overtake the queue: the fast path takes a slot
+//! only while nobody waits).
 //!
 //! `tokio::sync::Semaphore` is not used because its release takes the
 //! waiter-list lock on every call, even when nobody waits, and it has no

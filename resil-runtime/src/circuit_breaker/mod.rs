@@ -8,12 +8,23 @@
 //! in one `AtomicU64` (see `state.rs`), so every transition is one
 //! compare-and-swap, and the half-open trial limit holds under any
 //! concurrency: a trial slot is taken by the same CAS that checks the limit.
-//! The closed path is one `Acquire` load before the call and one relaxed
-//! `fetch_add` after it (plus a CAS only when a failure streak is broken).
-//! Counters are plain relaxed atomics. No lock and no allocation happen on
-//! the closed path, and no clock read unless `slow_call` or a time window
-//! asks for one; the open path reads `tokio::time::Instant::now()` once to
-//! compare with the deadline.
+//! The closed path is one `Acquire` load before the call and, after it, a
+//! bump of a per-thread success counter (no locked instruction; see
+//! `counter.rs`) and one more load (plus a CAS only when a failure streak
+//! is broken). No lock and no allocation happen on the closed path, and no
+//! clock read unless `slow_call`, a time window or metrics call timing asks
+//! for one.
+//!
+//! A permit is two words, the breaker and a packed `Ticket` (generation,
+//! trial, timing and start time): it lives across the call's await, and a
+//! permit of narrow fields read back whole stalls the CPU's store
+//! forwarding.
+//!
+//! The open path compares the deadline with the coarse monotonic clock
+//! (`clock::certainly_before`) and reads the precise one only within a few
+//! milliseconds of the deadline; the rejection is counted per thread and
+//! leaves the entry as a one-word `Refusal`, made into a `resil::Error`
+//! only where the generated code hands it on.
 //!
 //! # Windows
 //!
