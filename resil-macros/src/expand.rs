@@ -71,7 +71,17 @@ use crate::args::{
     TimeoutArgs, Value, Window,
 };
 
-pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
+/// Whether the generated code opens `resil.attempt` spans: the `spans`
+/// feature, which `resil`'s `spans` feature turns on here and in the
+/// runtime alike. Without it the code has no trace of them: even a span
+/// that is never made costs every call (measured).
+pub(crate) const SPANS: bool = cfg!(feature = "spans");
+
+pub(crate) fn expand(func: ItemFn, layers: &[Layer]) -> TokenStream {
+    expand_with(func, layers, SPANS)
+}
+
+pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> TokenStream {
     let shared_krate: Path = layers
         .iter()
         .find_map(|layer| layer.common().krate.clone())
@@ -120,16 +130,20 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     // `Pin<&mut _>` (pinned where it is made, the body is not copied).
     // Without a span, nothing wraps the body: the wrapper, even unused,
     // would cost every call (measured at several nanoseconds).
-    let mut code = quote! {
-        {
-            let __resil_body = ::core::pin::pin!(#body);
-            match #span {
-                ::core::option::Option::None => __resil_body.await,
-                ::core::option::Option::Some(__resil_span) => {
-                    #private_root::traced(__resil_span, __resil_body).await
+    let mut code = if spans {
+        quote! {
+            {
+                let __resil_body = ::core::pin::pin!(#body);
+                match #span {
+                    ::core::option::Option::None => __resil_body.await,
+                    ::core::option::Option::Some(__resil_span) => {
+                        #private_root::traced(__resil_span, __resil_body).await
+                    }
                 }
             }
         }
+    } else {
+        quote!(#body.await)
     };
 
     // A fallback gets the function's arguments; which of them it can take
@@ -147,7 +161,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     // Only `E` matters to the converter: `impl Trait` (which a turbofish
     // cannot name) stands aside as `()`.
     let ret_for_error = without_impl_trait(&ret);
-    let mut scopes = Scopes::new(layers);
+    let mut scopes = Scopes::new(layers, spans);
 
     let mut statics = TokenStream::new();
     let mut retry_below = false;
@@ -198,13 +212,18 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 } else {
                     quote!(&#private::NO_SPAN)
                 };
-                let span_of_attempt = attempt_span(
-                    &private,
-                    layers,
-                    &fn_name,
-                    quote!(__resil_run.attempt()),
-                    parent,
-                );
+                let span_of_attempt = if spans {
+                    let made = attempt_span(
+                        &private,
+                        layers,
+                        &fn_name,
+                        quote!(__resil_run.attempt()),
+                        parent,
+                    );
+                    quote!(let #span: #private::AttemptSpan = #made;)
+                } else {
+                    TokenStream::new()
+                };
                 let attempt = scopes.catch(&private, index, code);
                 let outcome = retry_loop(
                     &private,
@@ -234,8 +253,8 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                 };
                 let breaker = format_ident!("__resil_breaker_{}", index);
                 let refused = scopes.refuse(&cx, quote!(#breaker.refusal_error(__resil_refusal)));
-                let span_here = scopes.span_expr(&private, index);
-                circuit_breaker(&cx, &policy, &ignore, [refused, span_here], code)
+                let slow = scopes.traced_entry(&private, index, quote!(#breaker.enter_slow()));
+                circuit_breaker(&cx, &policy, &ignore, [refused, slow], code)
             }
             Layer::Bulkhead(args) => {
                 let config = bulkhead_config(&private, args);
@@ -249,9 +268,10 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
                     config,
                 )
                 .expr();
+                let own = format_ident!("__resil_bulkhead_{}", index);
                 let refused = scopes.refuse(&cx, quote!(__resil_refusal));
-                let span_here = scopes.span_expr(&private, index);
-                bulkhead(&cx, &policy, [refused, span_here], code)
+                let slow = scopes.traced_entry(&private, index, quote!(#own.enter_slow()));
+                bulkhead(&cx, &policy, [refused, slow], code)
             }
             Layer::Timeout(args) => {
                 let config = timeout_config(&private, args);
@@ -312,7 +332,7 @@ pub(crate) fn expand(mut func: ItemFn, layers: &[Layer]) -> TokenStream {
     );
     // Without a retry, the whole call is one attempt, with one span; with
     // one, each retry loop makes a span per attempt.
-    let top_span = if has_retry {
+    let top_span = if has_retry || !spans {
         TokenStream::new()
     } else {
         let top_span = attempt_span(
@@ -367,12 +387,14 @@ struct Scopes {
     catcher: Vec<Option<usize>>,
     /// For each layer, whether it runs inside an attempt's span.
     in_span: Vec<bool>,
+    /// Whether the code opens spans at all.
+    spans: bool,
     /// Catchers that some refusal below jumps to.
     caught: Vec<bool>,
 }
 
 impl Scopes {
-    fn new(layers: &[Layer]) -> Self {
+    fn new(layers: &[Layer], spans: bool) -> Self {
         let has_retry = layers.iter().any(|layer| matches!(layer, Layer::Retry(_)));
         let mut catcher = Vec::with_capacity(layers.len());
         let mut in_span = Vec::with_capacity(layers.len());
@@ -394,6 +416,7 @@ impl Scopes {
         Self {
             catcher,
             in_span,
+            spans,
             caught: vec![false; layers.len()],
         }
     }
@@ -403,12 +426,23 @@ impl Scopes {
         self.in_span[index]
     }
 
-    /// `&__resil_span`, or no span outside every attempt.
-    fn span_expr(&self, private: &TokenStream, index: usize) -> TokenStream {
-        if self.has_span(index) {
-            quote!(&__resil_span)
+    /// `&__resil_span`, or no span outside every attempt; `None` when the
+    /// code opens no spans.
+    fn span_expr(&self, private: &TokenStream, index: usize) -> Option<TokenStream> {
+        if !self.spans {
+            None
+        } else if self.has_span(index) {
+            Some(quote!(&__resil_span))
         } else {
-            quote!(&#private::NO_SPAN)
+            Some(quote!(&#private::NO_SPAN))
+        }
+    }
+
+    /// `entry` (a future), awaited in the attempt's span if there is one.
+    fn traced_entry(&self, private: &TokenStream, index: usize, entry: TokenStream) -> TokenStream {
+        match self.span_expr(private, index) {
+            Some(span) => quote!(#private::traced_by_ref(#span, ::core::pin::pin!(#entry)).await),
+            None => quote!(#entry.await),
         }
     }
 
@@ -513,7 +547,7 @@ fn circuit_breaker(
     cx: &Layering<'_>,
     policy: &TokenStream,
     ignore: &TokenStream,
-    [refused, span]: [TokenStream; 2],
+    [refused, slow]: [TokenStream; 2],
     inner: TokenStream,
 ) -> TokenStream {
     let private = cx.private;
@@ -523,9 +557,7 @@ fn circuit_breaker(
             let #breaker = #policy;
             let __resil_permit = match match #breaker.try_enter() {
                 ::core::option::Option::Some(__resil_permit) => ::core::result::Result::Ok(__resil_permit),
-                ::core::option::Option::None => {
-                    #private::traced_by_ref(#span, ::core::pin::pin!(#breaker.enter_slow())).await
-                }
+                ::core::option::Option::None => #slow,
             } {
                 ::core::result::Result::Ok(__resil_permit) => __resil_permit,
                 ::core::result::Result::Err(__resil_refusal) => #refused
@@ -556,19 +588,16 @@ fn circuit_breaker(
 fn bulkhead(
     cx: &Layering<'_>,
     policy: &TokenStream,
-    [refused, span]: [TokenStream; 2],
+    [refused, slow]: [TokenStream; 2],
     inner: TokenStream,
 ) -> TokenStream {
-    let private = cx.private;
     let bulkhead = format_ident!("__resil_bulkhead_{}", cx.index);
     quote! {
         {
             let #bulkhead = #policy;
             let __resil_slot = match match #bulkhead.try_enter() {
                 ::core::option::Option::Some(__resil_slot) => ::core::result::Result::Ok(__resil_slot),
-                ::core::option::Option::None => {
-                    #private::traced_by_ref(#span, ::core::pin::pin!(#bulkhead.enter_slow())).await
-                }
+                ::core::option::Option::None => #slow,
             } {
                 ::core::result::Result::Ok(__resil_slot) => __resil_slot,
                 ::core::result::Result::Err(__resil_refusal) => #refused
@@ -613,7 +642,7 @@ fn retry_loop(
             loop {
                 let __resil_delay = {
                     #clones
-                    let __resil_span: #private::AttemptSpan = #span_of_attempt;
+                    #span_of_attempt
                     let (__resil_attempt, __resil_rejection) = #attempt;
                     match __resil_run.next_attempt(
                         &__resil_attempt,
@@ -1023,7 +1052,7 @@ mod tests {
             .collect();
         assert!(errors.is_empty());
         let func: ItemFn = syn::parse2(func).unwrap();
-        let out = expand(func, &layers);
+        let out = expand_with(func, &layers, true);
         // The output must be a valid function.
         syn::parse2::<ItemFn>(out.clone()).unwrap();
         out.to_string()
@@ -1064,7 +1093,7 @@ mod tests {
             "let req = :: resil :: __private :: clone_arg (& req) ;",
             "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , & :: resil :: __private :: NO_SPAN) ;",
             "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
-            "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => { :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await } }",
+            "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await , }",
             // A refusal jumps to the retry, past the breaker's settling.
             "let __resil_error = __resil_breaker_1 . refusal_error (__resil_refusal) ;",
             "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_error)) , __resil_rejection ,) ;",
@@ -1076,6 +1105,34 @@ mod tests {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
         }
         assert!(!out.contains("clone_arg (& client)"), "{out}");
+    }
+
+    #[test]
+    fn without_spans_the_body_and_the_entries_are_awaited_bare() {
+        let mut errors = Errors::default();
+        let layers: Vec<_> = [
+            (Kind::Retry, quote!(max = 3)),
+            (Kind::CircuitBreaker, quote!()),
+            (Kind::Bulkhead, quote!()),
+        ]
+        .iter()
+        .map(|(kind, args)| Layer::parse(*kind, args.clone(), &mut errors))
+        .collect();
+        let func: ItemFn = syn::parse2(quote! {
+            async fn f(x: u8) -> Result<u8, E> { Ok(x) }
+        })
+        .unwrap();
+        let out = expand_with(func, &layers, false).to_string();
+        for unexpected in ["span", "traced", "pin !"] {
+            assert!(!out.contains(unexpected), "{unexpected} in\n{out}");
+        }
+        assert!(
+            out.contains(
+                ":: core :: option :: Option :: None => __resil_breaker_1 . enter_slow () . await"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("(async { Ok (x) }) . await"), "{out}");
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub(crate) fn observe() {
 
 /// The coarse clock's lag behind the precise one (one kernel tick: 10 ms
 /// at 100 Hz, 4 ms at 250 Hz), with room to spare.
+#[cfg_attr(not(all(target_os = "linux", not(loom))), allow(dead_code))]
 pub(crate) const COARSE_MARGIN_MICROS: i64 = 11_000;
 
 #[cfg(all(target_os = "linux", not(loom)))]

@@ -344,8 +344,13 @@ impl fmt::Display for Policies {
 }
 
 /// Waits between attempts, on `tokio::time` so paused clocks drive it.
-pub async fn sleep(delay: Duration) {
-    tokio::time::sleep(delay).await;
+///
+/// Boxed: a timer is large, and kept in the call's future it would make
+/// every call, the ones that never retry included, carry (and move) it.
+/// One allocation per wait is nothing next to the wait.
+#[cold]
+pub fn sleep(delay: Duration) -> std::pin::Pin<Box<tokio::time::Sleep>> {
+    Box::pin(tokio::time::sleep(delay))
 }
 
 /// The default `ignore`: no error is ignored.
