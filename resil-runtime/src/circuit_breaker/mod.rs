@@ -335,17 +335,22 @@ impl CircuitBreaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<CircuitPermit<'_>, Error> {
         let word = self.load();
-        if matches!(
-            word.state(),
-            CircuitState::Closed | CircuitState::ForcedClosed
-        ) {
-            return Ok(CircuitPermit::new(
-                self,
-                self.ticket(word.generation(), false),
-            ));
+        if let Some(permit) = self.closed_permit(word) {
+            return Ok(permit);
         }
         self.try_acquire_slow(word)
             .map_err(|refusal| self.refusal_error(refusal))
+    }
+
+    /// A permit if `word` lets every call through (closed, or forced
+    /// closed): the whole closed path, inlined into each entry.
+    #[inline]
+    fn closed_permit(&self, word: Word) -> Option<CircuitPermit<'_>> {
+        matches!(
+            word.state(),
+            CircuitState::Closed | CircuitState::ForcedClosed
+        )
+        .then(|| CircuitPermit::new(self, self.ticket(word.generation(), false)))
     }
 
     /// Every state but closed: kept out of line so the closed path above
@@ -841,17 +846,7 @@ impl CircuitBreaker {
         if !crate::config::switch::circuit_breakers() {
             return Some(CircuitPermit::new(self, Ticket::BYPASS));
         }
-        let word = self.load();
-        if matches!(
-            word.state(),
-            CircuitState::Closed | CircuitState::ForcedClosed
-        ) {
-            return Some(CircuitPermit::new(
-                self,
-                self.ticket(word.generation(), false),
-            ));
-        }
-        None
+        self.closed_permit(self.load())
     }
 
     fn enter_now(&self) -> Result<CircuitPermit<'_>, Refusal> {
@@ -859,14 +854,8 @@ impl CircuitBreaker {
             return Ok(CircuitPermit::new(self, Ticket::BYPASS));
         }
         let word = self.load();
-        if matches!(
-            word.state(),
-            CircuitState::Closed | CircuitState::ForcedClosed
-        ) {
-            return Ok(CircuitPermit::new(
-                self,
-                self.ticket(word.generation(), false),
-            ));
+        if let Some(permit) = self.closed_permit(word) {
+            return Ok(permit);
         }
         self.try_acquire_slow(word)
     }
