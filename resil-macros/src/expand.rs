@@ -507,7 +507,17 @@ impl Scopes {
                     }
                 }
             }
-            None => quote!(#outcome.0),
+            // Nothing above asks: a refusal leaves the function, past the
+            // guards in between (their permits are dropped unsettled).
+            None => quote! {
+                {
+                    let (__resil_outcome, __resil_rejection) = #outcome;
+                    if __resil_rejection.is_set() {
+                        return __resil_outcome;
+                    }
+                    __resil_outcome
+                }
+            },
         }
     }
 }
