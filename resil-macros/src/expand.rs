@@ -38,9 +38,12 @@
 //!                     Rejection::new(),
 //!                 )
 //!             };
-//!             match __resil_run.next_attempt(&attempt, rejection, always, ..) {
-//!                 RetryStep::Done(()) => break (attempt, rejection),
-//!                 RetryStep::Retry(delay) => sleep(delay).await,
+//!             match attempt {
+//!                 Ok(value) => { __resil_run.succeeded(); break (Ok(value), rejection) }
+//!                 Err(error) => match __resil_run.after_failure(error, rejection, always, ..) {
+//!                     RetryStep::Done(error) => break (Err(error), rejection),
+//!                     RetryStep::Retry(delay) => sleep(delay).await,
+//!                 },
 //!             }
 //!         };
 //!         result
@@ -629,8 +632,10 @@ fn bulkhead(
 //             let req = clone_arg(&req);
 //             let __resil_span = attempt_span(.., __resil_run.attempt(), parent);
 //             let (__resil_attempt, __resil_rejection) = attempt;
-//             match __resil_run.next_attempt(&__resil_attempt, __resil_rejection, retry_if, ..) {
-//                 RetryStep::Done(()) => break (__resil_attempt, __resil_rejection),
+//             match __resil_attempt {
+//                 Ok(value) => { __resil_run.succeeded(); break (Ok(value), __resil_rejection) }
+//                 Err(error) => match __resil_run.after_failure(error, __resil_rejection, retry_if, ..) {
+//                     RetryStep::Done(error) => break (Err(error), __resil_rejection),
 //                 RetryStep::Retry(delay) => sleep(delay).await,
 //             }
 //         }
@@ -654,15 +659,28 @@ fn retry_loop(
                     #clones
                     #span_of_attempt
                     let (__resil_attempt, __resil_rejection) = #attempt;
-                    match __resil_run.next_attempt(
-                        &__resil_attempt,
-                        __resil_rejection,
-                        #retry_if,
-                        #retry_after,
-                        |__resil_e| #private::describe!(__resil_e),
-                    ) {
-                        #private::RetryStep::Done(()) => break (__resil_attempt, __resil_rejection),
-                        #private::RetryStep::Retry(__resil_delay) => __resil_delay,
+                    // The result is taken apart, never borrowed: a result
+                    // whose address is taken stays in memory, and copying
+                    // it out cost every call several nanoseconds.
+                    match __resil_attempt {
+                        ::core::result::Result::Ok(__resil_value) => {
+                            __resil_run.succeeded();
+                            break (::core::result::Result::Ok(__resil_value), __resil_rejection);
+                        }
+                        ::core::result::Result::Err(__resil_error) => {
+                            match __resil_run.after_failure(
+                                __resil_error,
+                                __resil_rejection,
+                                #retry_if,
+                                #retry_after,
+                                |__resil_e| #private::describe!(__resil_e),
+                            ) {
+                                #private::RetryStep::Done(__resil_error) => {
+                                    break (::core::result::Result::Err(__resil_error), __resil_rejection);
+                                }
+                                #private::RetryStep::Retry(__resil_delay) => __resil_delay,
+                            }
+                        }
                     }
                 };
                 #private::sleep(__resil_delay).await;
@@ -1109,7 +1127,8 @@ mod tests {
             "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_error)) , __resil_rejection ,) ;",
             "let __resil_result = { let __resil_body = :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await })) ; match __resil_span { :: core :: option :: Option :: None => __resil_body . await , :: core :: option :: Option :: Some (__resil_span) => { :: resil :: __private :: traced (__resil_span , __resil_body) . await } } } ; :: core :: mem :: drop (__resil_slot) ;",
             ":: resil :: __private :: settle (__resil_permit , & __resil_result , :: resil :: __private :: never) ;",
-            "match __resil_run . next_attempt (& __resil_attempt , __resil_rejection , :: resil :: __private :: always ,",
+            "match __resil_run . after_failure (__resil_error , __resil_rejection , :: resil :: __private :: always ,",
+            ":: core :: result :: Result :: Ok (__resil_value) => { __resil_run . succeeded () ; break (:: core :: result :: Result :: Ok (__resil_value) , __resil_rejection) ; }",
             "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < Outline , OsteonError > >) ;",
         ] {
             assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
@@ -1310,7 +1329,7 @@ mod tests {
             // the retry.
             "if __resil_rejection . is_set () { break '__resil_scope_1 (__resil_outcome , __resil_rejection) ; }",
             "if let :: core :: result :: Result :: Err (__resil_refusal) = __RESIL_RATE_LIMIT_4 . get () . acquire () . await",
-            "next_attempt (& __resil_attempt , __resil_rejection , :: resil :: __private :: always , hint ,",
+            "after_failure (__resil_error , __resil_rejection , :: resil :: __private :: always , hint ,",
             "fallback_applies (__resil_rejection , true)",
             "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error)) . await",
         ] {

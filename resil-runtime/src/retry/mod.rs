@@ -340,8 +340,10 @@ impl RetryRun<'_> {
         }
     }
 
+    /// The attempt succeeded: counted; the run is over.
+    #[doc(hidden)]
     #[inline]
-    fn succeeded(&self) {
+    pub fn succeeded(&self) {
         let counters = &self.policy.counters;
         if self.attempt == 1 {
             counters.succeeded_first.increment();
@@ -349,6 +351,31 @@ impl RetryRun<'_> {
             counters
                 .succeeded_after_retry
                 .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The macros' decision after a failed attempt, taking the error by
+    /// value: `Done(error)` hands it back to be returned, `Retry(delay)`
+    /// drops it. By value, so that the caller's result never has its
+    /// address taken, which would keep a successful result in memory and
+    /// cost every call a copy.
+    #[doc(hidden)]
+    pub fn after_failure<E, P, H, D>(
+        &mut self,
+        error: E,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<E>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>,
+    {
+        match self.failed(&error, rejection, retry_if, retry_after, describe) {
+            RetryStep::Done(()) => RetryStep::Done(error),
+            RetryStep::Retry(delay) => RetryStep::Retry(delay),
         }
     }
 
