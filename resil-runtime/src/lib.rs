@@ -22,7 +22,9 @@
 //!   the nearest retry, fallback or timeout. Each entry has a synchronous
 //!   fast path (`try_enter`) and a cold async one. Nothing else lives across
 //!   the body's await: state kept there, even unused, costs every call
-//!   (measured at several nanoseconds per word).
+//!   (measured at several nanoseconds per word). Results are matched and
+//!   moved, never lent to an out-of-line function: a borrowed result stays
+//!   in memory and is copied out on every call.
 //! - **Guards settle every call.** A permit records the outcome when told;
 //!   dropped during a panic it counts a failure, dropped otherwise (the
 //!   future was cancelled) it gives its slot back. Nothing leaks whichever

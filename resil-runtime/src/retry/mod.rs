@@ -4,7 +4,12 @@
 //! body (no closure, so `&mut self` and borrowed arguments work); this
 //! module decides, after each attempt, whether to try again and how long to
 //! wait, and keeps the shared statistics of a named retry policy. An attempt
-//! that succeeds first time costs one relaxed `fetch_add`.
+//! that succeeds first time costs one bump of a per-thread counter: the
+//! generated loop takes the result apart and counts a success inline
+//! ([`RetryRun::succeeded`]); only an error goes to the decision
+//! ([`RetryRun::after_failure`]), by value. Lending the result to the
+//! decision instead would take its address, and keep every result in
+//! memory to be copied out (measured at about 10 ns a call).
 
 mod config;
 mod reconfigure;
