@@ -184,14 +184,14 @@ async fn direct_stack(
     let mut run = retry.start();
     loop {
         let (attempt, rejection) = guarded(breaker, bulkhead, body.run(fail_first)).await;
-        match run.next_attempt(
-            &attempt,
+        match run.next_after(
+            attempt,
             rejection,
             |_: &AppError| true,
             resil::__private::no_retry_after,
             |_| None,
         ) {
-            RetryStep::Done(()) => return attempt,
+            RetryStep::Done(result) => return result,
             RetryStep::Retry(delay) => tokio::time::sleep(delay).await,
         }
     }

@@ -310,38 +310,38 @@ impl RetryRun<'_> {
         H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>,
     {
-        match self.next_attempt(&result, Rejection::new(), retry_if, retry_after, describe) {
-            RetryStep::Done(()) => RetryStep::Done(result),
-            RetryStep::Retry(delay) => RetryStep::Retry(delay),
-        }
+        self.next_after(result, Rejection::new(), retry_if, retry_after, describe)
     }
 
-    /// The macros' [`next_hinted`](Self::next_hinted), by reference: the
-    /// result stays where it is (it is the caller's to return), and the
-    /// step says only whether to wait and go again. `rejection` says
-    /// whether the error is an inner policy's refusal, which
-    /// `retry_rejections` decides on and whose own `retry_after` counts.
+    /// [`next_hinted`](Self::next_hinted) for an error that may be an
+    /// inner policy's refusal, as `rejection` says: `retry_rejections`
+    /// decides on those, and their own `retry_after` counts.
     #[doc(hidden)]
     #[inline]
-    pub fn next_attempt<T, E, P, H, D>(
+    pub fn next_after<T, E, P, H, D>(
         &mut self,
-        result: &Result<T, E>,
+        result: Result<T, E>,
         rejection: Rejection,
         retry_if: P,
         retry_after: H,
         describe: D,
-    ) -> RetryStep<()>
+    ) -> RetryStep<Result<T, E>>
     where
         P: Fn(&E) -> bool,
         H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>,
     {
         match result {
-            Ok(_) => {
+            Ok(value) => {
                 self.succeeded();
-                RetryStep::Done(())
+                RetryStep::Done(Ok(value))
             }
-            Err(error) => self.failed(error, rejection, retry_if, retry_after, describe),
+            Err(error) => {
+                match self.after_failure(error, rejection, retry_if, retry_after, describe) {
+                    RetryStep::Done(error) => RetryStep::Done(Err(error)),
+                    RetryStep::Retry(delay) => RetryStep::Retry(delay),
+                }
+            }
         }
     }
 

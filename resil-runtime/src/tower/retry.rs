@@ -234,12 +234,11 @@ where
                     let mut run =
                         this.policy
                             .resume(*this.attempt, *this.previous_delay, *this.deadline);
-                    let step =
-                        run.next_attempt(&result, rejection, always, no_retry_after, describe);
+                    let step = run.next_after(result, rejection, always, no_retry_after, describe);
                     *this.attempt = run.attempt();
                     *this.previous_delay = run.previous_delay();
                     match step {
-                        RetryStep::Done(()) => {
+                        RetryStep::Done(result) => {
                             *this.done = true;
                             return Poll::Ready(match result {
                                 Ok(response) | Err(Attempt::Response(response)) => Ok(response),
