@@ -181,6 +181,13 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             ),
         };
         let private = quote!(#layer_krate::__private);
+        let decl = SiteDecl {
+            private: &private,
+            layer,
+            site: &site,
+            constructor: &constructor,
+            name: &name,
+        };
         let cx = Layering {
             private: &private,
             convert: &convert,
@@ -189,16 +196,7 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
         code = match layer {
             Layer::Retry(args) => {
                 let config = retry_config(&private, args);
-                let policy = crate::declared::site(
-                    &mut statics,
-                    &private,
-                    layer,
-                    &site,
-                    &constructor,
-                    &name,
-                    config,
-                )
-                .expr();
+                let policy = decl.policy(&mut statics, config);
                 let retry_if = match &args.retry_if {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::always),
@@ -210,22 +208,18 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
                 retry_below = true;
                 // A retry inside another one opens its spans inside the
                 // outer attempt's.
-                let parent = if scopes.has_span(index) {
-                    quote!(&#span)
-                } else {
-                    quote!(&#private::NO_SPAN)
-                };
-                let span_of_attempt = if spans {
-                    let made = attempt_span(
-                        &private,
-                        layers,
-                        &fn_name,
-                        quote!(__resil_run.attempt()),
-                        parent,
-                    );
-                    quote!(let #span: #private::AttemptSpan = #made;)
-                } else {
-                    TokenStream::new()
+                let span_of_attempt = match scopes.span_expr(&private, index) {
+                    Some(parent) => {
+                        let made = attempt_span(
+                            &private,
+                            layers,
+                            &fn_name,
+                            quote!(__resil_run.attempt()),
+                            parent,
+                        );
+                        quote!(let #span: #private::AttemptSpan = #made;)
+                    }
+                    None => TokenStream::new(),
                 };
                 let attempt = scopes.catch(&private, index, code);
                 let outcome = retry_loop(
@@ -240,16 +234,7 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             }
             Layer::CircuitBreaker(args) => {
                 let config = circuit_breaker_config(&private, args);
-                let policy = crate::declared::site(
-                    &mut statics,
-                    &private,
-                    layer,
-                    &site,
-                    &constructor,
-                    &name,
-                    config,
-                )
-                .expr();
+                let policy = decl.policy(&mut statics, config);
                 let ignore = match &args.ignore {
                     Some(path) => path.to_token_stream(),
                     None => quote!(#private::never),
@@ -261,16 +246,7 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             }
             Layer::Bulkhead(args) => {
                 let config = bulkhead_config(&private, args);
-                let policy = crate::declared::site(
-                    &mut statics,
-                    &private,
-                    layer,
-                    &site,
-                    &constructor,
-                    &name,
-                    config,
-                )
-                .expr();
+                let policy = decl.policy(&mut statics, config);
                 let own = format_ident!("__resil_bulkhead_{}", index);
                 let refused = scopes.refuse(&cx, quote!(__resil_refusal));
                 let slow = scopes.traced_entry(&private, index, quote!(#own.enter_slow()));
@@ -278,11 +254,7 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             }
             Layer::Timeout(args) => {
                 let config = timeout_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::TimeoutSite =
-                        #private::TimeoutSite::#constructor(#name, #config);
-                });
-                crate::declared::register(&mut statics, &private, &site);
+                decl.plain(&mut statics, "TimeoutSite", config);
                 // The layers below run in a future of their own, which the
                 // timeout races; their refusals come out of it tagged.
                 let inner = scopes.catch(&private, index, code);
@@ -296,11 +268,7 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             }
             Layer::RateLimit(args) => {
                 let config = rate_limit_config(&private, args);
-                statics.extend(quote! {
-                    static #site: #private::RateLimiterSite =
-                        #private::RateLimiterSite::#constructor(#name, #config);
-                });
-                crate::declared::register(&mut statics, &private, &site);
+                decl.plain(&mut statics, "RateLimiterSite", config);
                 let refused = scopes.refuse(&cx, quote!(__resil_refusal));
                 quote! {
                     {
@@ -358,6 +326,48 @@ pub(crate) fn expand_with(mut func: ItemFn, layers: &[Layer], spans: bool) -> To
             #top_span
             #code
         }
+    }
+}
+
+/// How a layer's `static` site is named and made.
+struct SiteDecl<'a> {
+    private: &'a TokenStream,
+    layer: &'a Layer,
+    site: &'a Ident,
+    constructor: &'a Ident,
+    name: &'a TokenStream,
+}
+
+impl SiteDecl<'_> {
+    /// A policy that can also be declared by path or picked by a key (see
+    /// `declared::site`): an expression of it.
+    fn policy(&self, statics: &mut TokenStream, config: TokenStream) -> TokenStream {
+        crate::declared::site(
+            statics,
+            self.private,
+            self.layer,
+            self.site,
+            self.constructor,
+            self.name,
+            config,
+        )
+        .expr()
+    }
+
+    /// A `static` of `site_type`, registered for the start-up walk.
+    fn plain(&self, statics: &mut TokenStream, site_type: &str, config: TokenStream) {
+        let SiteDecl {
+            private,
+            site,
+            constructor,
+            name,
+            ..
+        } = self;
+        let site_type = Ident::new(site_type, Span::call_site());
+        statics.extend(quote! {
+            static #site: #private::#site_type = #private::#site_type::#constructor(#name, #config);
+        });
+        crate::declared::register(statics, private, site);
     }
 }
 
@@ -424,17 +434,12 @@ impl Scopes {
         }
     }
 
-    /// Whether an attempt's span is in scope at `index`.
-    fn has_span(&self, index: usize) -> bool {
-        self.in_span[index]
-    }
-
     /// `&__resil_span`, or no span outside every attempt; `None` when the
     /// code opens no spans.
     fn span_expr(&self, private: &TokenStream, index: usize) -> Option<TokenStream> {
         if !self.spans {
             None
-        } else if self.has_span(index) {
+        } else if self.in_span[index] {
             Some(quote!(&__resil_span))
         } else {
             Some(quote!(&#private::NO_SPAN))

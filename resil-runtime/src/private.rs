@@ -67,19 +67,14 @@ impl Rejection {
     #[cold]
     #[inline(never)]
     pub fn of(error: &Error) -> Self {
-        let mut rejection = Self::new();
-        rejection.record(error);
-        rejection
-    }
-
-    pub(crate) fn record(&mut self, error: &Error) {
-        self.state = match error.retry_after() {
+        let state = match error.retry_after() {
             Some(after) => {
                 let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
                 nanos.min(Self::WITHOUT_RETRY_AFTER - 2) + 1
             }
             None => Self::WITHOUT_RETRY_AFTER,
         };
+        Self { state }
     }
 }
 
@@ -257,7 +252,7 @@ pub fn attempt_span(
 
 /// `future`, polled inside `span`.
 #[inline]
-pub fn traced<F: Future>(span: SpanHandle, future: F) -> Traced<F> {
+pub fn traced<F: Future>(span: SpanHandle, future: F) -> Traced<SpanHandle, F> {
     Traced {
         span: Some(span),
         inner: future,
@@ -267,52 +262,31 @@ pub fn traced<F: Future>(span: SpanHandle, future: F) -> Traced<F> {
 /// `future`, polled inside `span` when there is one; for the slow entries
 /// of the policies, before the body takes the span.
 #[inline]
-pub fn traced_by_ref<'a, F: Future>(span: &'a AttemptSpan, future: F) -> TracedByRef<'a, F> {
-    TracedByRef {
+pub fn traced_by_ref<F: Future>(span: &AttemptSpan, future: F) -> Traced<&SpanHandle, F> {
+    Traced {
         span: span.as_ref(),
         inner: future,
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A future polled inside an attempt's span; see [`traced`].
+    /// A future polled inside an attempt's span, if any, which it holds
+    /// (`S` is [`SpanHandle`]) or borrows (`&SpanHandle`); see [`traced`].
     #[derive(Debug)]
-    pub struct Traced<F> {
-        span: AttemptSpan,
+    pub struct Traced<S, F> {
+        span: Option<S>,
         #[pin]
         inner: F,
     }
 }
 
-impl<F: Future> Future for Traced<F> {
+impl<S: std::borrow::Borrow<SpanHandle>, F: Future> Future for Traced<S, F> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _entered = this.span.as_ref().map(enter);
-        this.inner.poll(cx)
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A future polled inside an attempt's span, if any; see
-    /// [`traced_by_ref`].
-    #[derive(Debug)]
-    pub struct TracedByRef<'a, F> {
-        span: Option<&'a SpanHandle>,
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F: Future> Future for TracedByRef<'_, F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let _entered = this.span.map(enter);
+        let _entered = this.span.as_ref().map(|span| enter(span.borrow()));
         this.inner.poll(cx)
     }
 }

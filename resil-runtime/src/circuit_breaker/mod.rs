@@ -109,7 +109,7 @@ impl Refusal {
     fn open(retry_after: Duration) -> Self {
         Self(
             u64::try_from(retry_after.as_micros())
-                .unwrap_or(u64::MAX - 1)
+                .unwrap_or(u64::MAX)
                 .min(u64::MAX - 1),
         )
     }
@@ -641,7 +641,6 @@ impl CircuitBreaker {
     fn open_word(&self, word: Word) -> Word {
         let deadline =
             clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout()));
-        clock::observe();
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))
     }
 
@@ -660,6 +659,9 @@ impl CircuitBreaker {
             observers::notify(self, from, to);
         }
         if to == CircuitState::Open {
+            // Once per opening, not per CAS attempt: whether the coarse
+            // clock may decide this breaker's rejections.
+            clock::observe();
             tracing::warn!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker opened");
         } else {
             tracing::info!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker state changed");

@@ -281,7 +281,7 @@ fn classify_error<Response>(error: BoxError, rejection: &mut Rejection) -> Attem
     if let Some(resil) = error.downcast_ref::<Error>()
         && resil.is_rejection()
     {
-        rejection.record(resil);
+        *rejection = Rejection::of(resil);
     }
     Attempt::Error(error)
 }
