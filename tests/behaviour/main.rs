@@ -6,6 +6,7 @@
 
 mod bulkhead;
 mod circuit_breaker;
+mod clock;
 mod config;
 mod declared;
 mod fallback;

@@ -22,7 +22,9 @@
 //!
 //! The open path compares the deadline with the coarse monotonic clock
 //! (`clock::certainly_before`) and reads the precise one only within a few
-//! milliseconds of the deadline; the rejection is counted per thread and
+//! milliseconds of the deadline, and only for a deadline set on the real
+//! clock (`clock::on_real_clock`, asked once per opening and kept in the
+//! state word: a paused test clock always decides on the precise path); the rejection is counted per thread and
 //! leaves the entry as a one-word `Refusal`, made into a `resil::Error`
 //! only where the generated code hands it on.
 //!
@@ -370,7 +372,9 @@ impl CircuitBreaker {
                     let deadline = word.deadline_micros();
                     // The coarse reading lags: the wait it gives is a little
                     // longer than the precise one, never shorter.
-                    if let Some(coarse_now) = clock::certainly_before(deadline) {
+                    if word.real_clock()
+                        && let Some(coarse_now) = clock::certainly_before(deadline)
+                    {
                         return Err(self.refuse(clock::micros_to_duration(deadline - coarse_now)));
                     }
                     let now = clock::now_micros();
@@ -641,7 +645,10 @@ impl CircuitBreaker {
     fn open_word(&self, word: Word) -> Word {
         let deadline =
             clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout()));
+        // Asked of the clock the deadline comes from, once per opening:
+        // a paused test clock must decide this breaker's rejections itself.
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))
+            .on_real_clock(clock::on_real_clock())
     }
 
     fn closed_again(&self) {
@@ -659,9 +666,6 @@ impl CircuitBreaker {
             observers::notify(self, from, to);
         }
         if to == CircuitState::Open {
-            // Once per opening, not per CAS attempt: whether the coarse
-            // clock may decide this breaker's rejections.
-            clock::observe();
             tracing::warn!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker opened");
         } else {
             tracing::info!(target: "resil", policy = %self.name, from = %from, to = %to, "circuit breaker state changed");

@@ -3,10 +3,12 @@
 //! paired with another state's deadline or trial count.
 //!
 //! ```text
-//!  63   61 60          48 47                                   0
+//!  63   61 60 59       48 47                                   0
 //! +-------+--------------+--------------------------------------+
-//! |  tag  |  generation  |               payload                |
+//! |  tag  |R|generation |               payload                |
 //! +-------+--------------+--------------------------------------+
+//!   R        Open: the deadline was set on the real clock, so the coarse
+//!            clock may settle rejections before it (`clock::on_real_clock`)
 //!   tag      Closed: consecutive failures
 //!            Open: deadline, biased microseconds since the clock epoch
 //!            HalfOpen: trials in flight (bits 0..16), trial successes (16..32)
@@ -25,7 +27,11 @@ pub(crate) const MAX_TRIALS: u32 = u16::MAX as u32;
 
 const TAG_SHIFT: u32 = 61;
 const GEN_SHIFT: u32 = 48;
-const GEN_MASK: u64 = (1 << 13) - 1;
+const GEN_MASK: u64 = (1 << 12) - 1;
+/// Kept with an open state's deadline: whether it was set on the real
+/// clock. Read with the state in one load, so no rejection can pair a
+/// deadline with another opening's answer.
+const REAL_CLOCK: u64 = 1 << 60;
 const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
 const DEADLINE_BIAS: i64 = 1 << 47;
 
@@ -130,6 +136,23 @@ impl Word {
         Self((to.tag() << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
     }
 
+    /// This word with the open deadline marked as set on the real clock.
+    #[inline]
+    pub(crate) fn on_real_clock(self, real: bool) -> Self {
+        if real {
+            Self(self.0 | REAL_CLOCK)
+        } else {
+            Self(self.0 & !REAL_CLOCK)
+        }
+    }
+
+    /// Whether the deadline was set on the real clock (cleared by every
+    /// transition).
+    #[inline]
+    pub(crate) fn real_clock(self) -> bool {
+        self.0 & REAL_CLOCK != 0
+    }
+
     #[inline]
     pub(crate) fn consecutive_failures(self) -> u32 {
         self.payload().min(u64::from(u32::MAX)) as u32
@@ -189,6 +212,14 @@ mod tests {
         assert_eq!(open.state(), CircuitState::Open);
         assert_eq!(open.generation(), 1);
         assert_eq!(open.deadline_micros(), -5_000);
+        assert!(!open.real_clock());
+        let real = open.on_real_clock(true);
+        assert!(real.real_clock());
+        assert_eq!(
+            (real.state(), real.generation(), real.deadline_micros()),
+            (CircuitState::Open, 1, -5_000)
+        );
+        assert!(!real.transition(CircuitState::Open, 0).real_clock());
 
         let half = open.transition(CircuitState::HalfOpen, 0).with_trials(3, 2);
         assert_eq!(half.state(), CircuitState::HalfOpen);
@@ -208,5 +239,6 @@ mod tests {
         }
         assert_eq!(word.generation(), 0);
         assert_eq!(word.state(), CircuitState::Closed);
+        assert!(!word.real_clock());
     }
 }
