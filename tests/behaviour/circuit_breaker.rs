@@ -8,7 +8,7 @@ use resil::{CircuitState, circuit_breaker, registry};
 use tokio::sync::Semaphore;
 use tokio::time::advance;
 
-use crate::{Calls, Outcome, TestError, is_validation, settle};
+use crate::{Calls, Outcome, TestError, settle};
 
 fn state(name: &str) -> CircuitState {
     registry().circuit_breaker(name).unwrap().state()
@@ -215,10 +215,20 @@ async fn ignored_errors_do_not_count_as_failures() {
     assert_eq!(state("cb-ignore"), CircuitState::Closed);
     let snapshot = registry().circuit_breaker("cb-ignore").unwrap().snapshot();
     assert_eq!((snapshot.ignored, snapshot.failures), (5, 0));
+    // Ignored errors between two failures neither count nor break the run
+    // of consecutive failures: the second failure opens the breaker.
     let _ = call(Outcome::Fail).await;
+    for _ in 0..3 {
+        assert_eq!(call(Outcome::Invalid).await, Err(TestError::Validation));
+    }
+    assert_eq!(state("cb-ignore"), CircuitState::Closed);
     let _ = call(Outcome::Fail).await;
     assert_eq!(state("cb-ignore"), CircuitState::Open);
-    assert!(is_validation(&TestError::Validation));
+    let snapshot = registry().circuit_breaker("cb-ignore").unwrap().snapshot();
+    assert_eq!(
+        (snapshot.ignored, snapshot.failures, snapshot.successes),
+        (8, 2, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
