@@ -341,7 +341,7 @@ fn a_breakers_memory_does_not_grow_over_100_000_calls() {
         let mut call = 0_u64;
         let mut settle_one = || {
             let permit = breaker.try_acquire().expect("closed");
-            if call % 4 == 0 {
+            if call.is_multiple_of(4) {
                 permit.failure();
             } else {
                 permit.success();
