@@ -23,7 +23,7 @@ use resil::http::ErrorResponse;
 use resil::tower::{BulkheadLayer, CircuitBreakerLayer, RetryLayer};
 use resil::{BulkheadConfig, CircuitBreakerConfig, RetryConfig, registry};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, mpsc};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -61,6 +61,17 @@ async fn serve(router: Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     addr
+}
+
+/// `Retry-After` for a breaker with `left` to wait: the rejection's own
+/// rounding (whole seconds, up, at least 1).
+fn whole_seconds(left: Duration) -> u64 {
+    resil::Error::CircuitOpen {
+        policy: "any".into(),
+        retry_after: left,
+    }
+    .retry_after_secs()
+    .expect("an open breaker's rejection has a retry_after")
 }
 
 #[tokio::test]
@@ -112,13 +123,37 @@ async fn the_breaker_layer_opens_on_server_errors_and_answers_503_with_retry_aft
     }
     assert_eq!(breaker.state(), resil::CircuitState::Open);
 
+    // Real time passes while the request travels, so the breaker's own
+    // remaining open time, read just before and just after, bounds the
+    // `retry_after` its rejection carried; the header is that, in whole
+    // seconds rounded up.
+    let open_for = || {
+        Duration::from_millis(
+            breaker
+                .snapshot()
+                .half_open_in_ms
+                .expect("still open: the timeout is 30s"),
+        )
+    };
+    let most = open_for() + Duration::from_millis(1);
     let reply = get_json(&client, addr, "/orders").await;
+    let least = open_for();
+    assert!(most <= Duration::from_secs(30) + Duration::from_millis(1));
+    let header = reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let expected = whole_seconds(least)..=whole_seconds(most);
+    assert!(
+        expected.contains(&header),
+        "Retry-After {header}, but the breaker had {least:?} to {most:?} left"
+    );
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(reply.headers["retry-after"], "30");
     assert_eq!(reply.headers["content-type"], "application/json");
     assert_eq!(reply.json["error"], "circuit_open");
     assert_eq!(reply.json["policy"], "http-route");
-    assert_eq!(reply.json["retry_after"], 30);
+    assert_eq!(reply.json["retry_after"], header);
     let message = reply.json["message"].as_str().unwrap();
     assert!(
         message.starts_with("circuit breaker `http-route` is open; retry after "),
@@ -203,10 +238,11 @@ async fn a_tower_client_behind_the_breaker_maps_network_failures_to_502_then_503
                 .timeout(Duration::from_secs(10)),
         )
         .unwrap();
-    // A port nothing listens on: connections are refused.
-    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    // A port bound for the whole test but never listened on: connections
+    // to it are refused, and no other test can take it meanwhile.
+    let reserved = TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = reserved.local_addr().unwrap();
 
     let mut service = ServiceBuilder::new()
         .layer(CircuitBreakerLayer::named("http-client").unwrap())
@@ -238,8 +274,19 @@ async fn a_tower_client_behind_the_breaker_maps_network_failures_to_502_then_503
         .unwrap_err();
     let response = ErrorResponse::from_any_error(&*error);
     assert_eq!(response.status, 503);
-    assert_eq!(response.retry_after_header().as_deref(), Some("10"));
+    // The header is the rejection's own `retry_after`, which real time has
+    // already shortened from the configured 10s.
+    let Some(resil::Error::CircuitOpen { retry_after, .. }) = error.downcast_ref::<resil::Error>()
+    else {
+        panic!("not a breaker rejection: {error:?}");
+    };
+    assert!(*retry_after <= Duration::from_secs(10), "{retry_after:?}");
+    assert_eq!(
+        response.retry_after_header(),
+        Some(whole_seconds(*retry_after).to_string())
+    );
     assert_eq!(response.body.policy.as_deref(), Some("http-client"));
+    drop(reserved);
 }
 
 fn unavailable<B>(response: &axum::http::Response<B>) -> bool {

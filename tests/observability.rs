@@ -126,10 +126,38 @@ async fn occupy(hold: Duration) -> Result<u32, TestError> {
     Ok(1)
 }
 
+/// Call timing switched on for one test, and put back as it was when the
+/// test ends, however it ends: the switch is process-wide, and a test that
+/// leaves it on changes what every later test in this binary measures.
+struct CallTiming {
+    was: bool,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl CallTiming {
+    /// Waits for any other test holding the switch, then turns it on.
+    async fn on() -> Self {
+        static SWITCH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let serial = SWITCH.lock().await;
+        let was = resil::metrics::call_timing();
+        resil::metrics::set_call_timing(true);
+        Self {
+            was,
+            _serial: serial,
+        }
+    }
+}
+
+impl Drop for CallTiming {
+    fn drop(&mut self) {
+        resil::metrics::set_call_timing(self.was);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_metric_is_published_with_its_name_labels_and_value() {
     prometheus();
-    resil::metrics::set_call_timing(true);
+    let _timing = CallTiming::on().await;
 
     // Retries: attempts 2 and 3, then exhausted.
     assert_eq!(always_fails().await, Err(TestError::Upstream));
@@ -290,6 +318,11 @@ async fn counters_stay_monotonic_across_a_reset_and_nothing_is_published_twice()
 
 // ---- callbacks -------------------------------------------------------------
 
+/// State-change callbacks of every breaker run on one shared thread. A test
+/// that blocks it on purpose, or waits for its own callbacks in order, holds
+/// this for its whole run, so no other callback test is delayed by it.
+static CALLBACK_THREAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn recv(changes: &mpsc::Receiver<StateChange>) -> (CircuitState, CircuitState) {
     let change = changes
         .recv_timeout(Duration::from_secs(10))
@@ -304,6 +337,7 @@ async fn state_change_callbacks_see_every_transition_in_order() {
         outcome.into_result()
     }
 
+    let _callbacks = CALLBACK_THREAD.lock().await;
     let breaker = registry()
         .register_circuit_breaker(
             "obs-callbacks",
@@ -344,12 +378,16 @@ async fn a_slow_or_panicking_callback_never_blocks_a_call() {
         outcome.into_result()
     }
 
+    let _callbacks = CALLBACK_THREAD.lock().await;
     // Register through a call, so the breaker is the one the function uses.
     call(Outcome::Ok).await.unwrap();
     let breaker = registry().circuit_breaker("obs-slow-callback").unwrap();
 
     // The first callback blocks until the test lets it go (or 5s pass);
     // the second panics; the third records.
+    // When the test ends, even by a panic, dropping `release` closes the
+    // channel and wakes the blocked callback at once, so the shared thread
+    // is free for the next test.
     let (release, released) = mpsc::channel::<()>();
     let released = Mutex::new(released);
     breaker.on_state_change(move |_| {

@@ -597,7 +597,7 @@ proptest! {
     #![proptest_config(config(32))]
 
     /// Memory is fixed by the configuration: one bit per window slot, and
-    /// no call, however many, grows it.
+    /// no run of up to 300 calls grows it (`tests/alloc.rs` runs 100,000).
     #[test]
     fn breaker_memory_is_bounded_by_its_configuration(
         window in 1u32..=8192,

@@ -8,7 +8,7 @@ use resil::{CircuitState, circuit_breaker, registry};
 use tokio::sync::Semaphore;
 use tokio::time::advance;
 
-use crate::{Calls, Outcome, TestError, is_validation, settle};
+use crate::{Calls, Outcome, TestError, settle};
 
 fn state(name: &str) -> CircuitState {
     registry().circuit_breaker(name).unwrap().state()
@@ -126,35 +126,70 @@ async fn a_failed_trial_reopens_and_restarts_the_timer() {
     assert!(call(Outcome::Ok).await.is_ok());
 }
 
-#[tokio::test(start_paused = true)]
+/// Real threads and real time: eight callers on four worker threads meet at
+/// a barrier and race for the half-open breaker's two trial slots. Exactly
+/// two get in (and stay in, held by a gate); the other six are rejected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn half_open_lets_only_half_open_max_trials_run_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    const CALLERS: usize = 8;
     static CALLS: Calls = Calls::new();
-    #[circuit_breaker(name = "cb-trials", threshold = 1, timeout = 1s, half_open_max = 2)]
+    #[circuit_breaker(name = "cb-trials", threshold = 1, timeout = 50ms, half_open_max = 2)]
     async fn call(gate: Arc<Semaphore>, outcome: Outcome) -> Result<u32, TestError> {
         let n = CALLS.hit();
         gate.acquire().await.unwrap().forget();
         outcome.into_result(n)
     }
 
-    let gate = Arc::new(Semaphore::new(1));
-    let _ = call(gate.clone(), Outcome::Fail).await;
-    advance(Duration::from_secs(1)).await;
+    let _ = call(Arc::new(Semaphore::new(1)), Outcome::Fail).await;
+    assert_eq!(state("cb-trials"), CircuitState::Open);
+    tokio::time::sleep(Duration::from_millis(100)).await;
 
     let gate = Arc::new(Semaphore::new(0));
-    let trials: Vec<_> = (0..2)
-        .map(|_| tokio::spawn(call(gate.clone(), Outcome::Ok)))
+    let barrier = Arc::new(tokio::sync::Barrier::new(CALLERS));
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (gate, barrier, rejected) = (gate.clone(), barrier.clone(), rejected.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let result = call(gate, Outcome::Ok).await;
+                if is_open_rejection(&result, "cb-trials") {
+                    rejected.fetch_add(1, SeqCst);
+                }
+                result
+            })
+        })
         .collect();
-    settle().await;
-    assert_eq!(CALLS.get(), 3, "both trials must be running");
-    assert!(is_open_rejection(
-        &call(gate.clone(), Outcome::Ok).await,
-        "cb-trials"
-    ));
-    assert_eq!(CALLS.get(), 3);
-    gate.add_permits(2);
-    for trial in trials {
-        assert!(trial.await.unwrap().is_ok());
+    // The admitted trials wait at the gate; the rest come back at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Every caller either was rejected or started a trial (the first call
+    // was the one that opened the breaker).
+    let settled = || rejected.load(SeqCst) + CALLS.get() as usize > CALLERS;
+    while !settled() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after 10s: {} rejected, {} trials started, of {CALLERS} callers",
+            rejected.load(SeqCst),
+            CALLS.get() - 1
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    assert_eq!(CALLS.get(), 1 + 2, "exactly two trials ran their body");
+    assert_eq!(rejected.load(SeqCst), CALLERS - 2);
+    assert_eq!(state("cb-trials"), CircuitState::HalfOpen);
+    gate.add_permits(CALLERS);
+    let mut admitted = 0;
+    for caller in callers {
+        let result = caller.await.unwrap();
+        if !is_open_rejection(&result, "cb-trials") {
+            assert!(result.is_ok(), "{result:?}");
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 2);
+    assert_eq!(rejected.load(SeqCst), CALLERS - 2);
     assert_eq!(state("cb-trials"), CircuitState::Closed);
 }
 
@@ -215,10 +250,20 @@ async fn ignored_errors_do_not_count_as_failures() {
     assert_eq!(state("cb-ignore"), CircuitState::Closed);
     let snapshot = registry().circuit_breaker("cb-ignore").unwrap().snapshot();
     assert_eq!((snapshot.ignored, snapshot.failures), (5, 0));
+    // Ignored errors between two failures neither count nor break the run
+    // of consecutive failures: the second failure opens the breaker.
     let _ = call(Outcome::Fail).await;
+    for _ in 0..3 {
+        assert_eq!(call(Outcome::Invalid).await, Err(TestError::Validation));
+    }
+    assert_eq!(state("cb-ignore"), CircuitState::Closed);
     let _ = call(Outcome::Fail).await;
     assert_eq!(state("cb-ignore"), CircuitState::Open);
-    assert!(is_validation(&TestError::Validation));
+    let snapshot = registry().circuit_breaker("cb-ignore").unwrap().snapshot();
+    assert_eq!(
+        (snapshot.ignored, snapshot.failures, snapshot.successes),
+        (8, 2, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,7 +2,10 @@
 //! them. One binary (modules below) keeps CI's link time down.
 //!
 //! Every test that involves time runs on a paused clock: `tokio::time`
-//! advances only when the test says so, or when every task is idle.
+//! advances only when the test says so, or when every task is idle. The
+//! exceptions are the tests that claim concurrency: they run on a
+//! multi-thread runtime (which cannot pause time) and check outcomes that
+//! do not depend on how long anything took.
 
 mod bulkhead;
 mod circuit_breaker;

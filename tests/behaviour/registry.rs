@@ -1,6 +1,8 @@
 //! Named, shared state: one policy per name, default names, conflicting
 //! declarations, look-ups, the JSON snapshot and events.
 
+use std::time::Duration;
+
 use resil::{CircuitState, PolicyKind, bulkhead, circuit_breaker, registry, retry};
 
 use crate::{Outcome, TestError};
@@ -94,7 +96,25 @@ async fn one_name_with_two_settings_is_reported_not_merged() {
         "{message}"
     );
     // The one declared first stays in force. Both are declared at start-up,
-    // in the order the linker lists them, so either may be first.
+    // in the order the linker lists them, so the conflict record says which
+    // came first; the registry must hold exactly that one.
+    let resil::ConfigError::Conflict {
+        in_force, ignored, ..
+    } = &conflict
+    else {
+        unreachable!("matched above")
+    };
+    let declared = |text: &str| {
+        if text.contains("max_concurrent: 4,") {
+            4
+        } else if text.contains("max_concurrent: 8,") {
+            8
+        } else {
+            panic!("neither 4 nor 8 in {text}")
+        }
+    };
+    let (kept, other) = (declared(in_force), declared(ignored));
+    assert_ne!(kept, other, "{message}");
     let max = || {
         registry()
             .bulkhead("conflicted")
@@ -102,16 +122,29 @@ async fn one_name_with_two_settings_is_reported_not_merged() {
             .config()
             .max_concurrent
     };
-    let in_force = max();
-    assert!(in_force == 4 || in_force == 8, "{in_force}");
-    let other = if in_force == 4 { 8 } else { 4 };
+    assert_eq!(max(), kept, "{message}");
+    // Both functions share that one bulkhead: holding `kept` permits from
+    // it leaves none for either.
+    let bulkhead = registry().bulkhead("conflicted").unwrap();
+    let held: Vec<_> = (0..kept)
+        .map(|_| bulkhead.try_acquire().expect("free capacity"))
+        .collect();
+    assert!(matches!(
+        first().await,
+        Err(TestError::Resil(resil::Error::BulkheadFull { .. }))
+    ));
+    assert!(matches!(
+        second().await,
+        Err(TestError::Resil(resil::Error::BulkheadFull { .. }))
+    ));
+    drop(held);
     // Registering the other settings explicitly is an error that changes nothing.
     let explicit = registry().register_bulkhead(
         "conflicted",
         resil::BulkheadConfig::DEFAULT.max_concurrent(other),
     );
     assert!(matches!(explicit, Err(resil::ConfigError::Conflict { .. })));
-    assert_eq!(max(), in_force);
+    assert_eq!(max(), kept);
 }
 
 #[test]
@@ -186,44 +219,84 @@ async fn the_snapshot_serializes_every_policy_for_a_health_endpoint() {
 #[tokio::test(start_paused = true)]
 async fn state_changes_rejections_and_retries_are_published_as_events() {
     use resil::events::EventKind;
+    use tokio::sync::broadcast::error::TryRecvError;
 
-    #[retry(name = "evented", max = 2, initial = 1ms)]
+    #[retry(name = "evented", max = 2, initial = 1ms, jitter = none)]
     #[circuit_breaker(name = "evented", threshold = 1)]
     async fn call() -> Result<u32, TestError> {
         Err(TestError::Upstream(0))
     }
 
-    let mut events = resil::events::subscribe();
-    let _ = call().await;
-    let mut seen = Vec::new();
-    loop {
-        match events.try_recv() {
-            Ok(event) if event.policy == "evented" => seen.push((event.policy_kind, event.kind)),
-            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
-            Err(_) => break,
-        }
-    }
-    assert!(
-        seen.contains(&(
-            PolicyKind::CircuitBreaker,
-            EventKind::StateChanged {
-                from: CircuitState::Closed,
-                to: CircuitState::Open
+    // The event channel is shared with every test running at the same time
+    // and keeps the last 1,024 events. If they pushed ours out (`Lagged`),
+    // the round is void: start again from a closed breaker until one round
+    // sees every event.
+    for _round in 0..20 {
+        registry()
+            .reset(PolicyKind::CircuitBreaker, "evented")
+            .unwrap();
+        let mut events = resil::events::subscribe();
+        let _ = call().await;
+        let mut seen = Vec::new();
+        let mut lagged = false;
+        loop {
+            match events.try_recv() {
+                Ok(event) if event.policy == "evented" => {
+                    seen.push((event.policy_kind, event.kind));
+                }
+                Ok(_) => {}
+                Err(TryRecvError::Lagged(_)) => lagged = true,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => panic!("the event channel closed"),
             }
-        )),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter().any(|(kind, e)| *kind == PolicyKind::Retry
-            && matches!(e, EventKind::Retry { attempt: 1, .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|(kind, e)| *kind == PolicyKind::CircuitBreaker
-                && matches!(e, EventKind::Rejected { .. })),
-        "{seen:?}"
-    );
+        }
+        if lagged {
+            continue;
+        }
+        // Exactly these, in this order: the first attempt's failure opens
+        // the breaker, the retry waits 1ms, the second attempt is rejected.
+        // A rejection is not retried by default, so the retry ends there
+        // without a `RetriesExhausted`.
+        let [opened, retried, rejected] = &seen[..] else {
+            panic!("expected 3 events, saw {seen:?}");
+        };
+        assert_eq!(
+            opened,
+            &(
+                PolicyKind::CircuitBreaker,
+                EventKind::StateChanged {
+                    from: CircuitState::Closed,
+                    to: CircuitState::Open
+                }
+            ),
+            "{seen:?}"
+        );
+        assert_eq!(
+            retried,
+            &(
+                PolicyKind::Retry,
+                EventKind::Retry {
+                    attempt: 1,
+                    delay: Duration::from_millis(1)
+                }
+            ),
+            "{seen:?}"
+        );
+        assert!(
+            matches!(
+                rejected,
+                (
+                    PolicyKind::CircuitBreaker,
+                    EventKind::Rejected {
+                        error: resil::Error::CircuitOpen { .. }
+                    }
+                )
+            ),
+            "{seen:?}"
+        );
+        return;
+    }
+    panic!("20 rounds in a row lost events to other tests' traffic");
 }
 
 #[tokio::test]

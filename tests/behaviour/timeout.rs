@@ -52,23 +52,31 @@ async fn a_slow_call_is_cancelled_after_the_duration() {
 #[tokio::test(start_paused = true)]
 async fn the_duration_may_be_written_alone() {
     #[timeout(2s)]
-    async fn call() -> Result<u32, TestError> {
+    async fn written_alone() -> Result<u32, TestError> {
         sleep(Duration::from_secs(3)).await;
         Ok(1)
     }
 
     let started = Instant::now();
     assert!(matches!(
-        call().await,
+        written_alone().await,
         Err(TestError::Resil(resil::Error::Timeout { after, .. })) if after == Duration::from_secs(2)
     ));
     assert_eq!(started.elapsed(), Duration::from_secs(2));
+    // Every unnamed timeout in this file has a function name of its own, so
+    // the name below is this function's policy and no other.
+    let name = "behaviour::timeout::written_alone";
     assert!(
         registry()
             .policies()
             .iter()
-            .any(|id| id.kind == PolicyKind::Timeout && id.name == "behaviour::timeout::call")
+            .any(|id| id.kind == PolicyKind::Timeout && id.name == name),
+        "{:?}",
+        registry().policies()
     );
+    let snapshot = registry().timeout(name).unwrap().snapshot();
+    assert_eq!(snapshot.config.duration, Duration::from_secs(2));
+    assert_eq!((snapshot.calls, snapshot.timeouts), (1, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -76,7 +84,7 @@ async fn below_a_retry_it_bounds_each_attempt() {
     static CALLS: Calls = Calls::new();
     #[retry(name = "to-each", max = 3, initial = 10ms, jitter = none)]
     #[timeout(100ms)]
-    async fn call() -> Result<u32, TestError> {
+    async fn each_attempt_bounded() -> Result<u32, TestError> {
         let n = CALLS.hit();
         if n < 3 {
             sleep(Duration::from_secs(60)).await;
@@ -85,7 +93,7 @@ async fn below_a_retry_it_bounds_each_attempt() {
     }
 
     let started = Instant::now();
-    assert_eq!(call().await, Ok(3));
+    assert_eq!(each_attempt_bounded().await, Ok(3));
     // 100ms cut, 10ms wait, 100ms cut, 20ms wait, then the quick third try.
     assert_eq!(started.elapsed(), MS * 230);
     assert_eq!(registry().retry("to-each").unwrap().snapshot().retries, 2);
@@ -96,12 +104,12 @@ async fn above_a_retry_it_bounds_every_attempt_and_wait_together() {
     static CALLS: Calls = Calls::new();
     #[timeout(250ms)]
     #[retry(max = 10, backoff = constant, initial = 100ms, jitter = none)]
-    async fn call() -> Result<u32, TestError> {
+    async fn all_attempts_bounded() -> Result<u32, TestError> {
         Err(TestError::Upstream(CALLS.hit()))
     }
 
     let started = Instant::now();
-    let result = call().await;
+    let result = all_attempts_bounded().await;
     assert!(
         matches!(result, Err(TestError::Resil(resil::Error::Timeout { .. }))),
         "{result:?}"
@@ -114,22 +122,22 @@ async fn above_a_retry_it_bounds_every_attempt_and_wait_together() {
 async fn a_breaker_above_counts_a_timeout_as_a_failure() {
     #[circuit_breaker(name = "to-breaker", threshold = 2)]
     #[timeout(50ms)]
-    async fn call(delay: Duration) -> Result<u32, TestError> {
+    async fn under_a_breaker(delay: Duration) -> Result<u32, TestError> {
         sleep(delay).await;
         Ok(1)
     }
 
-    assert!(call(Duration::from_secs(1)).await.is_err());
+    assert!(under_a_breaker(Duration::from_secs(1)).await.is_err());
     assert_eq!(
         registry().circuit_breaker("to-breaker").unwrap().state(),
         CircuitState::Closed
     );
-    assert!(call(Duration::from_secs(1)).await.is_err());
+    assert!(under_a_breaker(Duration::from_secs(1)).await.is_err());
     let breaker = registry().circuit_breaker("to-breaker").unwrap();
     assert_eq!(breaker.state(), CircuitState::Open);
     assert_eq!(breaker.snapshot().failures, 2);
     assert!(matches!(
-        call(MS).await,
+        under_a_breaker(MS).await,
         Err(TestError::Resil(resil::Error::CircuitOpen { .. }))
     ));
 }
@@ -142,7 +150,7 @@ async fn retry_if_sees_the_timeout_as_the_functions_own_error() {
     }
     #[retry(max = 5, initial = 1ms, retry_if = only_timeouts)]
     #[timeout(10ms)]
-    async fn call() -> Result<u32, TestError> {
+    async fn retried_on_timeout() -> Result<u32, TestError> {
         let n = CALLS.hit();
         if n == 1 {
             sleep(Duration::from_secs(1)).await;
@@ -151,5 +159,5 @@ async fn retry_if_sees_the_timeout_as_the_functions_own_error() {
     }
 
     // The timeout is retried; the upstream error that follows is not.
-    assert_eq!(call().await, Err(TestError::Upstream(2)));
+    assert_eq!(retried_on_timeout().await, Err(TestError::Upstream(2)));
 }
