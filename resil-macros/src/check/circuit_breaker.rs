@@ -1,40 +1,53 @@
 //! `#[circuit_breaker]`: counts, rates, windows and the keyed breaker's
 //! keys.
 
-use std::time::Duration;
+use resil_rules::{circuit_breaker as rules, keyed};
 
-use super::{in_range, positive};
+use super::obey;
 use crate::errors::Errors;
 use crate::parse::{CircuitBreakerArgs, Value, Window};
 
-const DEFAULT_WINDOW: u32 = 10;
-const MAX_WINDOW: u32 = 8192;
-const MAX_TRIALS: u32 = u16::MAX as u32;
-/// The shortest time window: its 64 buckets are then at least 15ms wide.
-const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
-
 pub(super) fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
     keyed(args, errors);
-    in_range("threshold", args.threshold, 1, u32::MAX, errors);
+    obey("threshold", args.threshold, rules::threshold, errors);
     let window_ok = window(args.window, errors);
-    let min_calls_ok = in_range("min_calls", args.min_calls, 1, u32::MAX, errors);
-    in_range("half_open_max", args.half_open_max, 1, MAX_TRIALS, errors);
-    in_range(
-        "success_threshold",
-        args.success_threshold,
-        1,
-        MAX_TRIALS,
+    let min_calls_ok = obey("min_calls", args.min_calls, rules::min_calls, errors);
+    obey(
+        "half_open_max",
+        args.half_open_max,
+        rules::half_open_max,
         errors,
     );
-    positive("timeout", args.timeout, errors);
-    positive("slow_call", args.slow_call, errors);
-    rate("failure_rate", args.failure_rate, errors);
-    rate("slow_rate", args.slow_rate, errors);
-    if let (Some(slow_rate), None) = (args.slow_rate, args.slow_call) {
+    obey(
+        "success_threshold",
+        args.success_threshold,
+        rules::success_threshold,
+        errors,
+    );
+    obey("timeout", args.timeout, rules::timeout, errors);
+    obey(
+        "slow_call",
+        args.slow_call,
+        |d| rules::slow_call(Some(d)),
+        errors,
+    );
+    rate(
+        "failure_rate",
+        args.failure_rate,
+        rules::failure_rate,
+        errors,
+    );
+    rate("slow_rate", args.slow_rate, rules::slow_rate, errors);
+    if let Some(slow_rate) = args.slow_rate
+        && let Err(violation) = rules::slow_rate_needs_slow_call(true, args.slow_call.is_some())
+    {
         errors.push(syn::Error::new(
             slow_rate.key,
-            "`slow_rate` only applies with `slow_call`: set `slow_call = <duration>`, the time \
-             above which a call counts as slow",
+            format!(
+                "`slow_rate` {}: set `slow_call = <duration>`, the time above which a call \
+                 counts as slow",
+                violation.message
+            ),
         ));
     }
     if args.failure_rate.is_none() && args.slow_call.is_none() {
@@ -51,15 +64,22 @@ pub(super) fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
         }
         return;
     }
-    let window_size = match args.window.map(|v| v.value) {
-        None => DEFAULT_WINDOW,
-        Some(Window::Calls(calls)) => calls,
-        // A time window holds any number of calls.
-        Some(Window::Time(_)) => return,
+    if window_ok && min_calls_ok {
+        min_calls_in_window(args, errors);
+    }
+}
+
+/// `min_calls` against the window, perhaps the default one.
+fn min_calls_in_window(args: &CircuitBreakerArgs, errors: &mut Errors) {
+    let Some(min_calls) = args.min_calls else {
+        return;
     };
-    if let (Some(min_calls), true, true) = (args.min_calls, window_ok, min_calls_ok)
-        && min_calls.value > window_size
-    {
+    let (window_size, time_window) = match args.window.map(|v| v.value) {
+        None => (rules::DEFAULT_WINDOW, false),
+        Some(Window::Calls(calls)) => (calls, false),
+        Some(Window::Time(_)) => (rules::DEFAULT_WINDOW, true),
+    };
+    if rules::min_calls_in_window(min_calls.value, window_size, time_window).is_err() {
         errors.push(syn::Error::new(
             min_calls.span,
             format!(
@@ -75,46 +95,51 @@ pub(super) fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
     }
 }
 
+/// `window = 100` is a window of calls, `window = 60s` one of time.
 /// Returns whether the window is absent or valid.
-pub(super) fn window(window: Option<Value<Window>>, errors: &mut Errors) -> bool {
+fn window(window: Option<Value<Window>>, errors: &mut Errors) -> bool {
     let Some(window) = window else { return true };
     match window.value {
-        Window::Calls(calls) => in_range(
+        Window::Calls(calls) => obey(
             "window",
             Some(Value {
                 value: calls,
                 key: window.key,
                 span: window.span,
             }),
-            1,
-            MAX_WINDOW,
+            rules::window,
             errors,
         ),
-        Window::Time(time) if time < MIN_TIME_WINDOW => {
-            errors.push(syn::Error::new(
-                window.span,
-                format!(
-                    "a time `window` must be at least {MIN_TIME_WINDOW:?}, found {time:?}; \
-                     for a window of calls write a plain count, like `window = 100`"
-                ),
-            ));
-            false
-        }
-        Window::Time(_) => true,
+        Window::Time(time) => match rules::time_window(Some(time)) {
+            Ok(()) => true,
+            Err(violation) => {
+                errors.push(syn::Error::new(
+                    window.span,
+                    format!(
+                        "a time `window` {}, found {time:?}; for a window of calls write a \
+                         plain count, like `window = 100`",
+                        violation.message
+                    ),
+                ));
+                false
+            }
+        },
     }
 }
 
-/// A rate in (0, 1].
-pub(super) fn rate(key: &str, value: Option<Value<f64>>, errors: &mut Errors) {
+/// A share of calls, with the value found in the message.
+fn rate(
+    key: &str,
+    value: Option<Value<f64>>,
+    rule: fn(Option<f64>) -> Result<(), resil_rules::Violation>,
+    errors: &mut Errors,
+) {
     if let Some(rate) = value
-        && !(rate.value > 0.0 && rate.value <= 1.0)
+        && let Err(violation) = rule(Some(rate.value))
     {
         errors.push(syn::Error::new(
             rate.span,
-            format!(
-                "`{key}` must be greater than 0 and at most 1, found `{}`",
-                rate.value
-            ),
+            format!("`{key}` {}, found `{}`", violation.message, rate.value),
         ));
     }
 }
@@ -135,6 +160,6 @@ fn keyed(args: &CircuitBreakerArgs, errors: &mut Errors) {
         }
         return;
     }
-    in_range("max_keys", args.max_keys, 1, u32::MAX, errors);
-    positive("key_ttl", args.key_ttl, errors);
+    obey("max_keys", args.max_keys, keyed::max_keys, errors);
+    obey("key_ttl", args.key_ttl, |d| keyed::key_ttl(Some(d)), errors);
 }

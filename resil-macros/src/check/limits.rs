@@ -1,26 +1,32 @@
 //! `#[bulkhead]`, `#[timeout]`, `#[fallback]` and `#[rate_limit]`: the
 //! attributes that limit how much runs, or for how long.
 
-use std::time::Duration;
+use resil_rules::{
+    bulkhead as bulkhead_rules, rate_limit as rate_limit_rules, timeout as timeout_rules,
+};
 
-use super::{in_range, positive};
+use super::obey;
 use crate::errors::Errors;
 use crate::parse::{BulkheadArgs, FallbackArgs, RateLimitArgs, TimeoutArgs};
 
-const MAX_SLOTS: u32 = (1 << 31) - 1;
-
 pub(super) fn bulkhead(args: &BulkheadArgs, errors: &mut Errors) {
-    in_range("max", args.max, 1, MAX_SLOTS, errors);
-    in_range("queue", args.queue, 0, MAX_SLOTS, errors);
-    positive("wait", args.wait, errors);
-    if let Some(wait) = args.wait
-        && args.queue.is_none_or(|queue| queue.value == 0)
-    {
-        errors.push(syn::Error::new(
+    obey("max", args.max, bulkhead_rules::max_concurrent, errors);
+    obey("queue", args.queue, bulkhead_rules::queue, errors);
+    let Some(wait) = args.wait else { return };
+    match args.queue.map_or(0, |queue| queue.value) {
+        0 => errors.push(syn::Error::new(
             wait.key,
             "`wait` only applies with `queue`: without a queue, calls over `max` are \
                  rejected at once",
-        ));
+        )),
+        queue => {
+            obey(
+                "wait",
+                Some(wait),
+                |w| bulkhead_rules::wait(w, queue),
+                errors,
+            );
+        }
     }
 }
 
@@ -32,7 +38,7 @@ pub(super) fn timeout(args: &TimeoutArgs, errors: &mut Errors) {
             "`#[timeout]` needs a duration: `#[timeout(2s)]` or `#[timeout(duration = 2s)]`",
         )),
         Some(duration) => {
-            positive("duration", Some(duration), errors);
+            obey("duration", Some(duration), timeout_rules::duration, errors);
         }
     }
 }
@@ -59,16 +65,20 @@ pub(super) fn rate_limit(args: &RateLimitArgs, errors: &mut Errors) {
         ));
         return;
     };
-    let rate_ok = in_range("rate", Some(rate), 1, u32::MAX, errors);
-    let per_ok = positive("per", args.per, errors);
-    in_range("burst", args.burst, 1, u32::MAX, errors);
-    positive("wait", args.wait, errors);
+    let rate_ok = obey("rate", Some(rate), rate_limit_rules::rate, errors);
+    let per_ok = obey("per", args.per, rate_limit_rules::per, errors);
+    obey(
+        "burst",
+        args.burst,
+        |burst| rate_limit_rules::burst(Some(burst)),
+        errors,
+    );
+    // `wait` takes any duration: zero, the default, is not waiting.
     if !(rate_ok && per_ok) {
         return;
     }
-    let per = args.per.map_or(Duration::from_secs(1), |v| v.value);
-    // One call every `per / rate`, kept in whole nanoseconds.
-    if u128::from(rate.value) > per.as_nanos() {
+    let per = args.per.map_or(rate_limit_rules::DEFAULT_PER, |v| v.value);
+    if rate_limit_rules::rate_per(rate.value, per).is_err() {
         errors.push(syn::Error::new(
             rate.span,
             format!(

@@ -3,8 +3,10 @@
 //! against what the policies can wrap. Every error is collected, so one
 //! compile reports them all.
 //!
-//! The limits and defaults are the runtime's: a bad value is a compile
-//! error here rather than a logged fallback at run time.
+//! The limits, defaults and rules are `resil_rules`'s, the ones the
+//! runtime checks configuration with: a bad value is a compile error here
+//! rather than a logged fallback at run time. The messages add what only
+//! the attribute knows (the value found, the default it was compared with).
 
 mod circuit_breaker;
 mod declared;
@@ -12,8 +14,7 @@ mod item;
 mod limits;
 mod retry;
 
-use std::time::Duration;
-
+use resil_rules::Violation;
 use syn::ItemFn;
 
 use crate::errors::Errors;
@@ -58,36 +59,25 @@ fn common(common: &Common, errors: &mut Errors) {
     }
 }
 
-pub(super) fn in_range(
+/// Checks a value written for attribute key `key` against `rule`, one of
+/// `resil_rules`'s, and reports a violation on the value: "`max` must be at
+/// least 1". Returns whether the value is absent or valid.
+pub(super) fn obey<T: Copy>(
     key: &str,
-    value: Option<Value<u32>>,
-    min: u32,
-    max: u32,
+    value: Option<Value<T>>,
+    rule: impl FnOnce(T) -> Result<(), Violation>,
     errors: &mut Errors,
 ) -> bool {
     let Some(value) = value else { return true };
-    let message = if value.value < min {
-        format!("`{key}` must be at least {min}")
-    } else if value.value > max {
-        format!("`{key}` must be at most {max}")
-    } else {
-        return true;
-    };
-    errors.push(syn::Error::new(value.span, message));
-    false
-}
-
-/// Returns whether the value is absent or valid.
-pub(super) fn positive(key: &str, value: Option<Value<Duration>>, errors: &mut Errors) -> bool {
-    match value {
-        Some(value) if value.value.is_zero() => {
+    match rule(value.value) {
+        Ok(()) => true,
+        Err(violation) => {
             errors.push(syn::Error::new(
                 value.span,
-                format!("`{key}` must be greater than zero"),
+                format!("`{key}` {}", violation.message),
             ));
             false
         }
-        _ => true,
     }
 }
 

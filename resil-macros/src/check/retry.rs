@@ -1,25 +1,27 @@
 //! `#[retry]`: attempts, delays and how they grow.
 
-use std::time::Duration;
+use resil_rules::retry as rules;
 
-use super::{in_range, positive};
+use super::obey;
 use crate::errors::Errors;
 use crate::parse::{Backoff, RetryArgs};
 
-const DEFAULT_INITIAL: Duration = Duration::from_millis(100);
-const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
-
 pub(super) fn retry(args: &RetryArgs, errors: &mut Errors) {
-    in_range("max", args.max, 1, u32::MAX, errors);
-    positive("max_elapsed", args.max_elapsed, errors);
-    let initial_ok = positive("initial", args.initial, errors);
+    obey("max", args.max, rules::max_attempts, errors);
+    obey(
+        "max_elapsed",
+        args.max_elapsed,
+        |d| rules::max_elapsed(Some(d)),
+        errors,
+    );
+    let initial_ok = obey("initial", args.initial, rules::initial, errors);
     if let Some(multiplier) = args.multiplier {
-        if !multiplier.value.is_finite() || multiplier.value < 1.0 {
+        if let Err(violation) = rules::multiplier(multiplier.value) {
             errors.push(syn::Error::new(
                 multiplier.span,
                 format!(
-                    "`multiplier` must be a finite number of at least 1.0, found `{}`",
-                    multiplier.value
+                    "`multiplier` {}, found `{}`",
+                    violation.message, multiplier.value
                 ),
             ));
         }
@@ -32,33 +34,39 @@ pub(super) fn retry(args: &RetryArgs, errors: &mut Errors) {
             ));
         }
     }
-    if !initial_ok {
-        return;
+    if initial_ok {
+        max_delay(args, errors);
     }
-    let initial = args.initial.map_or(DEFAULT_INITIAL, |v| v.value);
+}
+
+/// `max_delay` against `initial`, either of them perhaps the default.
+fn max_delay(args: &RetryArgs, errors: &mut Errors) {
+    let initial = args.initial.map_or(rules::DEFAULT_INITIAL, |v| v.value);
     match args.max_delay {
-        Some(max_delay) if max_delay.value < initial => errors.push(syn::Error::new(
-            max_delay.span,
-            format!(
-                "`max_delay` ({:?}) must be at least `initial` ({initial:?}{})",
-                max_delay.value,
-                if args.initial.is_some() {
-                    ""
-                } else {
-                    ", the default"
-                },
-            ),
-        )),
-        None if initial > DEFAULT_MAX_DELAY => {
+        Some(max_delay) if rules::max_delay(max_delay.value, initial).is_err() => {
+            errors.push(syn::Error::new(
+                max_delay.span,
+                format!(
+                    "`max_delay` ({:?}) must be at least `initial` ({initial:?}{})",
+                    max_delay.value,
+                    if args.initial.is_some() {
+                        ""
+                    } else {
+                        ", the default"
+                    },
+                ),
+            ));
+        }
+        None if rules::max_delay(rules::DEFAULT_MAX_DELAY, initial).is_err() => {
             let initial = args
                 .initial
                 .expect("only a given `initial` exceeds the default");
             errors.push(syn::Error::new(
                 initial.span,
                 format!(
-                    "`initial` ({:?}) exceeds the default `max_delay` ({DEFAULT_MAX_DELAY:?}); \
-                     set `max_delay` too",
-                    initial.value
+                    "`initial` ({:?}) exceeds the default `max_delay` ({:?}); set `max_delay` too",
+                    initial.value,
+                    rules::DEFAULT_MAX_DELAY,
                 ),
             ));
         }

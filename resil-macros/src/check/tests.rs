@@ -86,7 +86,7 @@ fn zero_durations() {
     );
     assert_eq!(
         check(Kind::Bulkhead, quote!(queue = 1, wait = 0s)),
-        ["`wait` must be greater than zero"]
+        ["`wait` must be greater than zero when `queue` is set"]
     );
 }
 
@@ -108,11 +108,11 @@ fn failure_rate_range() {
     ok(Kind::CircuitBreaker, quote!(failure_rate = 1));
     assert_eq!(
         check(Kind::CircuitBreaker, quote!(failure_rate = 1.5)),
-        ["`failure_rate` must be greater than 0 and at most 1, found `1.5`"]
+        ["`failure_rate` must be in (0, 1], found `1.5`"]
     );
     assert_eq!(
         check(Kind::CircuitBreaker, quote!(failure_rate = 0)),
-        ["`failure_rate` must be greater than 0 and at most 1, found `0`"]
+        ["`failure_rate` must be in (0, 1], found `0`"]
     );
 }
 
@@ -228,9 +228,11 @@ fn rate_limit_values() {
             "`rate` must be at least 1",
             "`per` must be greater than zero",
             "`burst` must be at least 1",
-            "`wait` must be greater than zero"
         ]
     );
+    // Zero is the runtime's default wait, not waiting: the same rule as
+    // in configuration.
+    ok(Kind::RateLimit, quote!(rate = 1, wait = 0s));
     assert_eq!(
         check(Kind::RateLimit, quote!(rate = 1001, per = 1us)),
         [
@@ -260,7 +262,7 @@ fn slow_calls_and_time_windows() {
         ),
         [
             "`slow_call` must be greater than zero",
-            "`slow_rate` must be greater than 0 and at most 1, found `1.5`"
+            "`slow_rate` must be in (0, 1], found `1.5`"
         ]
     );
     assert_eq!(

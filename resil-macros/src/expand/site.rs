@@ -149,7 +149,9 @@ fn keyed(
         ..
     } = decl;
     let arg = args.key.as_ref().expect("a keyed layer has a key");
-    let max_keys = args.max_keys.map_or(1_000, |v| v.value);
+    let max_keys = args
+        .max_keys
+        .map_or(resil_rules::keyed::DEFAULT_MAX_KEYS, |v| v.value);
     let ttl = match args.key_ttl {
         Some(ttl) => {
             let nanos = u64::try_from(ttl.value.as_nanos()).unwrap_or(u64::MAX);
