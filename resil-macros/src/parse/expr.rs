@@ -1,7 +1,8 @@
-//! Looks at a value's expression: what it is, for error messages.
+//! One `key = value` pair as written, and what its value's expression is,
+//! for error messages.
 
 use quote::ToTokens;
-use syn::{Expr, Lit};
+use syn::{Expr, Ident, Lit};
 
 /// Looks through invisible groups (from `macro_rules!`) and parentheses.
 pub(super) fn peel(expr: &Expr) -> &Expr {
@@ -33,4 +34,11 @@ pub(super) fn what(expr: &Expr) -> String {
         }
         _ => "an expression".to_owned(),
     }
+}
+
+/// One `key = value` pair.
+pub(super) struct Arg {
+    pub(super) key: Ident,
+    pub(super) key_str: String,
+    pub(super) value: Expr,
 }

@@ -11,16 +11,10 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Path, Token};
 
 use super::args::Common;
+use super::expr::Arg;
 use super::kind::Kind;
 use super::value::{crate_path, name};
 use crate::errors::Errors;
-
-/// One `key = value` pair.
-pub(super) struct Arg {
-    pub(super) key: Ident,
-    pub(super) key_str: String,
-    pub(super) value: Expr,
-}
 
 /// Parses `key = value, ...`, reports syntax errors, unknown and repeated
 /// keys, handles the keys every attribute has (and a declared policy's

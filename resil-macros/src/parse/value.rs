@@ -10,8 +10,7 @@ use syn::{Expr, ExprPath, Ident, Lit, LitStr, Path};
 
 use super::args::{Value, Window};
 use super::duration;
-use super::expr::{peel, what};
-use super::pairs::Arg;
+use super::expr::{Arg, peel, what};
 
 fn value<T>(arg: &Arg, value: T, span: Span) -> Value<T> {
     Value {
