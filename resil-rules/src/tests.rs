@@ -76,8 +76,9 @@ fn every_violation_names_its_key() {
             circuit_breaker::time_window(Some(ms(999))),
             circuit_breaker::TIME_WINDOW,
         ),
+        (circuit_breaker::min_calls(0), circuit_breaker::MIN_CALLS),
         (
-            circuit_breaker::min_calls(Some(11), 10, false),
+            circuit_breaker::min_calls_in_window(11, 10, false),
             circuit_breaker::MIN_CALLS,
         ),
         (
