@@ -131,42 +131,93 @@ use Attribute::{Accepts, CannotWrite, Rejects};
 #[test]
 fn retry() {
     let rows: Vec<Row<RetryConfig>> = vec![
-        row("max_attempts = 0", |c| c.max_attempts(0), Rejects("`max` must be at least 1")),
+        row(
+            "max_attempts = 0",
+            |c| c.max_attempts(0),
+            Rejects("`max` must be at least 1"),
+        ),
         row("max_attempts = 1", |c| c.max_attempts(1), Accepts),
-        row("max_attempts = 4294967295", |c| c.max_attempts(u32::MAX), Accepts),
-        row("initial = \"0ns\"", |c| c.initial(Duration::ZERO), Rejects("`initial` must be greater than zero")),
-        row("initial = \"1ns\"", |c| c.initial(Duration::from_nanos(1)), Accepts),
+        row(
+            "max_attempts = 4294967295",
+            |c| c.max_attempts(u32::MAX),
+            Accepts,
+        ),
+        row(
+            "initial = \"0ns\"",
+            |c| c.initial(Duration::ZERO),
+            Rejects("`initial` must be greater than zero"),
+        ),
+        row(
+            "initial = \"1ns\"",
+            |c| c.initial(Duration::from_nanos(1)),
+            Accepts,
+        ),
         row(
             "initial = \"100ms\"\nmax_delay = \"99ms\"",
             |c| c.initial(ms(100)).max_delay(ms(99)),
             Rejects("`max_delay` (99ms) must be at least `initial` (100ms)"),
         ),
-        row("initial = \"100ms\"\nmax_delay = \"100ms\"", |c| c.initial(ms(100)).max_delay(ms(100)), Accepts),
+        row(
+            "initial = \"100ms\"\nmax_delay = \"100ms\"",
+            |c| c.initial(ms(100)).max_delay(ms(100)),
+            Accepts,
+        ),
         row(
             "multiplier = 0.99",
             |c| c.multiplier(0.99),
             Rejects("`multiplier` must be a finite number of at least 1.0, found `0.99`"),
         ),
         row("multiplier = 1.0", |c| c.multiplier(1.0), Accepts),
-        row("multiplier = nan", |c| c.multiplier(f64::NAN), CannotWrite(false)),
-        row("multiplier = inf", |c| c.multiplier(f64::INFINITY), CannotWrite(false)),
-        row("max_elapsed = \"0s\"", |c| c.max_elapsed(Duration::ZERO), Rejects("`max_elapsed` must be greater than zero")),
-        row("max_elapsed = \"1ns\"", |c| c.max_elapsed(Duration::from_nanos(1)), Accepts),
+        row(
+            "multiplier = nan",
+            |c| c.multiplier(f64::NAN),
+            CannotWrite(false),
+        ),
+        row(
+            "multiplier = inf",
+            |c| c.multiplier(f64::INFINITY),
+            CannotWrite(false),
+        ),
+        row(
+            "max_elapsed = \"0s\"",
+            |c| c.max_elapsed(Duration::ZERO),
+            Rejects("`max_elapsed` must be greater than zero"),
+        ),
+        row(
+            "max_elapsed = \"1ns\"",
+            |c| c.max_elapsed(Duration::from_nanos(1)),
+            Accepts,
+        ),
     ];
     let load = |toml: &str, _| {
         let name = fresh("retry");
-        registry().register_retry(name.clone(), RetryConfig::DEFAULT).unwrap();
+        registry()
+            .register_retry(name.clone(), RetryConfig::DEFAULT)
+            .unwrap();
         loads("retry", &name, toml)
     };
-    agree(rows, RetryConfig::DEFAULT, load, Some(|c| declares(DeclaredRetry::new, c)));
+    agree(
+        rows,
+        RetryConfig::DEFAULT,
+        load,
+        Some(|c| declares(DeclaredRetry::new, c)),
+    );
 }
 
 #[test]
 fn circuit_breaker() {
     let rows: Vec<Row<CircuitBreakerConfig>> = vec![
-        row("threshold = 0", |c| c.threshold(0), Rejects("`threshold` must be at least 1")),
+        row(
+            "threshold = 0",
+            |c| c.threshold(0),
+            Rejects("`threshold` must be at least 1"),
+        ),
         row("threshold = 1", |c| c.threshold(1), Accepts),
-        row("failure_rate = 0.0", |c| c.failure_rate(0.0), Rejects("`failure_rate` must be in (0, 1], found `0`")),
+        row(
+            "failure_rate = 0.0",
+            |c| c.failure_rate(0.0),
+            Rejects("`failure_rate` must be in (0, 1], found `0`"),
+        ),
         row("failure_rate = 1e-9", |c| c.failure_rate(1e-9), Accepts),
         row("failure_rate = 1.0", |c| c.failure_rate(1.0), Accepts),
         row(
@@ -174,14 +225,26 @@ fn circuit_breaker() {
             |c| c.failure_rate(1.0000001),
             Rejects("`failure_rate` must be in (0, 1], found `1.0000001`"),
         ),
-        row("failure_rate = nan", |c| c.failure_rate(f64::NAN), CannotWrite(false)),
+        row(
+            "failure_rate = nan",
+            |c| c.failure_rate(f64::NAN),
+            CannotWrite(false),
+        ),
         row(
             "failure_rate = 0.5\nwindow = 0",
             |c| c.failure_rate(0.5).window(0),
             Rejects("`window` must be at least 1"),
         ),
-        row("failure_rate = 0.5\nwindow = 1", |c| c.failure_rate(0.5).window(1), Accepts),
-        row("failure_rate = 0.5\nwindow = 8192", |c| c.failure_rate(0.5).window(8192), Accepts),
+        row(
+            "failure_rate = 0.5\nwindow = 1",
+            |c| c.failure_rate(0.5).window(1),
+            Accepts,
+        ),
+        row(
+            "failure_rate = 0.5\nwindow = 8192",
+            |c| c.failure_rate(0.5).window(8192),
+            Accepts,
+        ),
         row(
             "failure_rate = 0.5\nwindow = 8193",
             |c| c.failure_rate(0.5).window(8193),
@@ -205,8 +268,16 @@ fn circuit_breaker() {
             |c| c.failure_rate(0.5).min_calls(0),
             Rejects("`min_calls` must be at least 1"),
         ),
-        row("failure_rate = 0.5\nmin_calls = 1", |c| c.failure_rate(0.5).min_calls(1), Accepts),
-        row("failure_rate = 0.5\nmin_calls = 10", |c| c.failure_rate(0.5).min_calls(10), Accepts),
+        row(
+            "failure_rate = 0.5\nmin_calls = 1",
+            |c| c.failure_rate(0.5).min_calls(1),
+            Accepts,
+        ),
+        row(
+            "failure_rate = 0.5\nmin_calls = 10",
+            |c| c.failure_rate(0.5).min_calls(10),
+            Accepts,
+        ),
         row(
             "failure_rate = 0.5\nmin_calls = 11",
             |c| c.failure_rate(0.5).min_calls(11),
@@ -217,28 +288,64 @@ fn circuit_breaker() {
             |c| c.failure_rate(0.5).time_window(ms(60_000)).min_calls(11),
             Accepts,
         ),
-        row("timeout = \"0s\"", |c| c.timeout(Duration::ZERO), Rejects("`timeout` must be greater than zero")),
-        row("timeout = \"1ns\"", |c| c.timeout(Duration::from_nanos(1)), Accepts),
-        row("half_open_max = 0", |c| c.half_open_max(0), Rejects("`half_open_max` must be at least 1")),
+        row(
+            "timeout = \"0s\"",
+            |c| c.timeout(Duration::ZERO),
+            Rejects("`timeout` must be greater than zero"),
+        ),
+        row(
+            "timeout = \"1ns\"",
+            |c| c.timeout(Duration::from_nanos(1)),
+            Accepts,
+        ),
+        row(
+            "half_open_max = 0",
+            |c| c.half_open_max(0),
+            Rejects("`half_open_max` must be at least 1"),
+        ),
         row("half_open_max = 1", |c| c.half_open_max(1), Accepts),
         row("half_open_max = 65535", |c| c.half_open_max(65535), Accepts),
-        row("half_open_max = 65536", |c| c.half_open_max(65536), Rejects("`half_open_max` must be at most 65535")),
-        row("success_threshold = 0", |c| c.success_threshold(0), Rejects("`success_threshold` must be at least 1")),
+        row(
+            "half_open_max = 65536",
+            |c| c.half_open_max(65536),
+            Rejects("`half_open_max` must be at most 65535"),
+        ),
+        row(
+            "success_threshold = 0",
+            |c| c.success_threshold(0),
+            Rejects("`success_threshold` must be at least 1"),
+        ),
         row("success_threshold = 1", |c| c.success_threshold(1), Accepts),
-        row("success_threshold = 65535", |c| c.success_threshold(65535), Accepts),
+        row(
+            "success_threshold = 65535",
+            |c| c.success_threshold(65535),
+            Accepts,
+        ),
         row(
             "success_threshold = 65536",
             |c| c.success_threshold(65536),
             Rejects("`success_threshold` must be at most 65535"),
         ),
-        row("slow_call = \"0s\"", |c| c.slow_call(Duration::ZERO), Rejects("`slow_call` must be greater than zero")),
-        row("slow_call = \"1ns\"", |c| c.slow_call(Duration::from_nanos(1)), Accepts),
+        row(
+            "slow_call = \"0s\"",
+            |c| c.slow_call(Duration::ZERO),
+            Rejects("`slow_call` must be greater than zero"),
+        ),
+        row(
+            "slow_call = \"1ns\"",
+            |c| c.slow_call(Duration::from_nanos(1)),
+            Accepts,
+        ),
         row(
             "slow_call = \"1s\"\nslow_rate = 0.0",
             |c| c.slow_call(ms(1000)).slow_rate(0.0),
             Rejects("`slow_rate` must be in (0, 1], found `0`"),
         ),
-        row("slow_call = \"1s\"\nslow_rate = 1.0", |c| c.slow_call(ms(1000)).slow_rate(1.0), Accepts),
+        row(
+            "slow_call = \"1s\"\nslow_rate = 1.0",
+            |c| c.slow_call(ms(1000)).slow_rate(1.0),
+            Accepts,
+        ),
         row(
             "slow_call = \"1s\"\nslow_rate = 1.5",
             |c| c.slow_call(ms(1000)).slow_rate(1.5),
@@ -264,7 +371,9 @@ fn circuit_breaker() {
         } else {
             CircuitBreakerConfig::DEFAULT
         };
-        registry().register_circuit_breaker(name.clone(), code).unwrap();
+        registry()
+            .register_circuit_breaker(name.clone(), code)
+            .unwrap();
         loads("circuit_breaker", &name, toml)
     };
     agree(
@@ -278,9 +387,17 @@ fn circuit_breaker() {
 #[test]
 fn bulkhead() {
     let rows: Vec<Row<BulkheadConfig>> = vec![
-        row("max_concurrent = 0", |c| c.max_concurrent(0), Rejects("`max` must be at least 1")),
+        row(
+            "max_concurrent = 0",
+            |c| c.max_concurrent(0),
+            Rejects("`max` must be at least 1"),
+        ),
         row("max_concurrent = 1", |c| c.max_concurrent(1), Accepts),
-        row("max_concurrent = 2147483647", |c| c.max_concurrent(2_147_483_647), Accepts),
+        row(
+            "max_concurrent = 2147483647",
+            |c| c.max_concurrent(2_147_483_647),
+            Accepts,
+        ),
         row(
             "max_concurrent = 2147483648",
             |c| c.max_concurrent(2_147_483_648),
@@ -288,31 +405,56 @@ fn bulkhead() {
         ),
         row("queue = 0", |c| c.queue(0), Accepts),
         row("queue = 2147483647", |c| c.queue(2_147_483_647), Accepts),
-        row("queue = 2147483648", |c| c.queue(2_147_483_648), Rejects("`queue` must be at most 2147483647")),
+        row(
+            "queue = 2147483648",
+            |c| c.queue(2_147_483_648),
+            Rejects("`queue` must be at most 2147483647"),
+        ),
         row(
             "queue = 1\nwait = \"0s\"",
             |c| c.queue(1).wait(Duration::ZERO),
             Rejects("`wait` must be greater than zero when `queue` is set"),
         ),
-        row("queue = 1\nwait = \"1ns\"", |c| c.queue(1).wait(Duration::from_nanos(1)), Accepts),
+        row(
+            "queue = 1\nwait = \"1ns\"",
+            |c| c.queue(1).wait(Duration::from_nanos(1)),
+            Accepts,
+        ),
     ];
     let load = |toml: &str, _| {
         let name = fresh("bulkhead");
-        registry().register_bulkhead(name.clone(), BulkheadConfig::DEFAULT).unwrap();
+        registry()
+            .register_bulkhead(name.clone(), BulkheadConfig::DEFAULT)
+            .unwrap();
         loads("bulkhead", &name, toml)
     };
-    agree(rows, BulkheadConfig::DEFAULT, load, Some(|c| declares(DeclaredBulkhead::new, c)));
+    agree(
+        rows,
+        BulkheadConfig::DEFAULT,
+        load,
+        Some(|c| declares(DeclaredBulkhead::new, c)),
+    );
 }
 
 #[test]
 fn timeout() {
     let rows: Vec<Row<TimeoutConfig>> = vec![
-        row("duration = \"0s\"", |c| c.duration(Duration::ZERO), Rejects("`duration` must be greater than zero")),
-        row("duration = \"1ns\"", |c| c.duration(Duration::from_nanos(1)), Accepts),
+        row(
+            "duration = \"0s\"",
+            |c| c.duration(Duration::ZERO),
+            Rejects("`duration` must be greater than zero"),
+        ),
+        row(
+            "duration = \"1ns\"",
+            |c| c.duration(Duration::from_nanos(1)),
+            Accepts,
+        ),
     ];
     let load = |toml: &str, _| {
         let name = fresh("timeout");
-        registry().register_timeout(name.clone(), TimeoutConfig::DEFAULT).unwrap();
+        registry()
+            .register_timeout(name.clone(), TimeoutConfig::DEFAULT)
+            .unwrap();
         loads("timeout", &name, toml)
     };
     agree(rows, TimeoutConfig::DEFAULT, load, None);
@@ -321,10 +463,22 @@ fn timeout() {
 #[test]
 fn rate_limit() {
     let rows: Vec<Row<RateLimiterConfig>> = vec![
-        row("rate = 0", |c| c.rate(0), Rejects("`rate` must be at least 1")),
+        row(
+            "rate = 0",
+            |c| c.rate(0),
+            Rejects("`rate` must be at least 1"),
+        ),
         row("rate = 1", |c| c.rate(1), Accepts),
-        row("rate = 1\nper = \"0s\"", |c| c.rate(1).per(Duration::ZERO), Rejects("`per` must be greater than zero")),
-        row("rate = 1\nper = \"1ns\"", |c| c.rate(1).per(Duration::from_nanos(1)), Accepts),
+        row(
+            "rate = 1\nper = \"0s\"",
+            |c| c.rate(1).per(Duration::ZERO),
+            Rejects("`per` must be greater than zero"),
+        ),
+        row(
+            "rate = 1\nper = \"1ns\"",
+            |c| c.rate(1).per(Duration::from_nanos(1)),
+            Accepts,
+        ),
         row(
             "rate = 1001\nper = \"1us\"",
             |c| c.rate(1001).per(Duration::from_micros(1)),
@@ -333,14 +487,28 @@ fn rate_limit() {
                  lengthen `per`",
             ),
         ),
-        row("rate = 1000\nper = \"1us\"", |c| c.rate(1000).per(Duration::from_micros(1)), Accepts),
-        row("rate = 1\nburst = 0", |c| c.rate(1).burst(0), Rejects("`burst` must be at least 1")),
+        row(
+            "rate = 1000\nper = \"1us\"",
+            |c| c.rate(1000).per(Duration::from_micros(1)),
+            Accepts,
+        ),
+        row(
+            "rate = 1\nburst = 0",
+            |c| c.rate(1).burst(0),
+            Rejects("`burst` must be at least 1"),
+        ),
         row("rate = 1\nburst = 1", |c| c.rate(1).burst(1), Accepts),
-        row("rate = 1\nwait = \"0s\"", |c| c.rate(1).wait(Duration::ZERO), Accepts),
+        row(
+            "rate = 1\nwait = \"0s\"",
+            |c| c.rate(1).wait(Duration::ZERO),
+            Accepts,
+        ),
     ];
     let load = |toml: &str, _| {
         let name = fresh("rate");
-        registry().register_rate_limiter(name.clone(), RateLimiterConfig::DEFAULT).unwrap();
+        registry()
+            .register_rate_limiter(name.clone(), RateLimiterConfig::DEFAULT)
+            .unwrap();
         loads("rate_limiter", &name, toml)
     };
     agree(rows, RateLimiterConfig::DEFAULT, load, None);
@@ -382,11 +550,21 @@ mod accepted {
     async fn breaker_low() -> Result<(), TestError> {
         Ok(())
     }
-    #[circuit_breaker(failure_rate = 1.0, window = 8192, half_open_max = 65535, success_threshold = 65535)]
+    #[circuit_breaker(
+        failure_rate = 1.0,
+        window = 8192,
+        half_open_max = 65535,
+        success_threshold = 65535
+    )]
     async fn breaker_high() -> Result<(), TestError> {
         Ok(())
     }
-    #[circuit_breaker(failure_rate = 0.5, min_calls = 10, half_open_max = 1, success_threshold = 1)]
+    #[circuit_breaker(
+        failure_rate = 0.5,
+        min_calls = 10,
+        half_open_max = 1,
+        success_threshold = 1
+    )]
     async fn breaker_min_calls() -> Result<(), TestError> {
         Ok(())
     }
