@@ -1,14 +1,15 @@
 //! The path every attribute takes: collect the stack of resil attributes,
-//! parse and check all of it, then expand, or report every error at once.
+//! parse (`parse`) and check (`check`) all of it, then expand (`expand`),
+//! or report every error at once next to the unchanged function.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::parse::{ParseStream, Parser};
 use syn::{AttrStyle, Attribute, Ident, Item, ItemFn, MacroDelimiter, Meta, MetaList, token};
 
-use crate::args::{Kind, Layer};
 use crate::errors::Errors;
-use crate::{expand, item, validate};
+use crate::parse::{Kind, Layer};
+use crate::{check, expand};
 
 /// Marks an inner attribute whose layer the outermost attribute expanded.
 const EXPANDED: &str = "__resil_expanded";
@@ -29,7 +30,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
         Ok(func) => func,
         Err(error) => {
             match syn::parse2::<Item>(input.clone()) {
-                Ok(_) => errors.push(syn::Error::new(Span::call_site(), item::not_a_fn(kind))),
+                Ok(_) => errors.push(syn::Error::new(Span::call_site(), check::not_a_fn(kind))),
                 Err(_) => errors.push(error),
             }
             return with_errors(errors, strip_raw(input));
@@ -43,14 +44,7 @@ pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> To
             mark_expanded(attr);
         }
     }
-    item::check(kind, &func, &mut errors);
-    crate::declared::check(&func, &layers, &mut errors);
-    if layers.iter().any(|layer| layer.kind() == Kind::Fallback) {
-        item::check_fallback(&func, &mut errors);
-    }
-    for layer in &layers {
-        validate::layer(layer, &mut errors);
-    }
+    check::stack(kind, &func, &layers, &mut errors);
 
     if errors.is_empty() {
         expand::expand(func, &layers)

@@ -111,16 +111,13 @@
 
 use proc_macro::TokenStream;
 
-mod args;
-mod declared;
-mod duration;
+mod check;
 mod entry;
 mod errors;
 mod expand;
-mod item;
-mod validate;
+mod parse;
 
-use args::Kind;
+use parse::Kind;
 
 /// Retries the function when it fails, with backoff between attempts.
 ///
@@ -242,6 +239,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// | key | value | default |
 /// |---|---|---|
+/// | `name` | The breaker's name in the registry; functions naming the same breaker share it. | `module::path::function` |
 /// | `threshold` | Consecutive failures that open the breaker (integer ≥ 1). | `5` |
 /// | `failure_rate` | Share of failed calls in the window that opens it (number in (0, 1], e.g. `0.5`). | off |
 /// | `window` | The window the rates look at: a number of recent calls (integer from 1 to 8192), or a duration (at least `1s`) for the calls of that last stretch of time; only with `failure_rate` or `slow_call`. | `10` |
@@ -255,6 +253,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `key` | An argument of the function (`Hash + Eq + Display`): one breaker per distinct value, registered as `name[value]`. | one breaker |
 /// | `max_keys` | With `key`: breakers kept at most; the least recently used goes first (integer ≥ 1). | `1000` |
 /// | `key_ttl` | With `key`: a key unused this long is dropped when a new key needs room (duration > 0). | none |
+/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///
 /// A count window (`window = 100`) keeps one bit per call. A time window
 /// (`window = 60s`) keeps 64 buckets of `window / 64`, so it slides in steps
@@ -290,8 +289,6 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert!(matches!(search(10).await, Err(SearchError::Resil(_))));
 /// # }
 /// ```
-/// | `name` | The breaker's name in the registry; functions naming the same breaker share it. | `module::path::function` |
-/// | `crate` | Path to the `resil` crate if renamed. | `"::resil"` |
 ///
 /// ```
 /// use resil::circuit_breaker;

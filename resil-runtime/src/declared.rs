@@ -334,104 +334,79 @@ pub const fn declared_policy<P: Tabled>(policy: &'static Declared<P>) -> &'stati
     policy
 }
 
+/// `Err(sentence)` of the first of `resil_rules`'s rules that `$rule`
+/// breaks: `?` is not available in a `const fn`.
+macro_rules! obey {
+    ($($rule:expr),+ $(,)?) => {
+        $(
+            if let Err(violation) = $rule {
+                return Err(violation.sentence);
+            }
+        )+
+    };
+}
+
 /// `Err(reason)` for settings that [`CircuitBreakerConfig::validate`]
-/// rejects: the same rules, in a `const fn` so declarations are checked at
-/// compile time. Keep the two in step (the tests compare them).
+/// rejects: the same rules of `resil_rules`, called in a `const fn` so
+/// declarations are checked at compile time.
 pub(crate) const fn check_circuit_breaker(
     name: &str,
     c: &CircuitBreakerConfig,
 ) -> Result<(), &'static str> {
-    use crate::circuit_breaker::window::MAX_WINDOW;
-    const MAX_TRIALS: u32 = u16::MAX as u32;
+    use resil_rules::circuit_breaker as rules;
     if name.is_empty() {
         return Err("a declared circuit breaker's name must not be empty");
     }
-    if c.threshold == 0 {
-        return Err("circuit breaker: `threshold` must be at least 1");
+    obey!(
+        rules::threshold(c.threshold),
+        rules::failure_rate(c.failure_rate),
+        rules::window(c.window),
+        rules::slow_rate(c.slow_rate),
+        rules::slow_rate_needs_slow_call(c.slow_rate.is_some(), c.slow_call.is_some()),
+        rules::slow_call(c.slow_call),
+        rules::time_window(c.time_window),
+    );
+    if let Some(min_calls) = c.min_calls {
+        obey!(
+            rules::min_calls(min_calls),
+            rules::min_calls_in_window(min_calls, c.window, c.time_window.is_some()),
+        );
     }
-    if let Some(rate) = c.failure_rate
-        && !(rate > 0.0 && rate <= 1.0)
-    {
-        return Err("circuit breaker: `failure_rate` must be in (0, 1]");
-    }
-    if c.window == 0 || c.window > MAX_WINDOW {
-        return Err("circuit breaker: `window` must be from 1 to 8192");
-    }
-    if let Some(rate) = c.slow_rate
-        && !(rate > 0.0 && rate <= 1.0)
-    {
-        return Err("circuit breaker: `slow_rate` must be in (0, 1]");
-    }
-    if c.slow_rate.is_some() && c.slow_call.is_none() {
-        return Err("circuit breaker: `slow_rate` only applies with `slow_call`");
-    }
-    if let Some(slow_call) = c.slow_call
-        && slow_call.is_zero()
-    {
-        return Err("circuit breaker: `slow_call` must be longer than zero");
-    }
-    if let Some(length) = c.time_window
-        && length.as_nanos() < crate::circuit_breaker::MIN_TIME_WINDOW.as_nanos()
-    {
-        return Err("circuit breaker: `time_window` must be at least 1s");
-    }
-    if let Some(min_calls) = c.min_calls
-        && (min_calls == 0 || (min_calls > c.window && c.time_window.is_none()))
-    {
-        return Err("circuit breaker: `min_calls` must be from 1 to `window`");
-    }
-    if c.timeout.is_zero() {
-        return Err("circuit breaker: `timeout` must be longer than zero");
-    }
-    if c.half_open_max == 0 || c.half_open_max > MAX_TRIALS {
-        return Err("circuit breaker: `half_open_max` must be from 1 to 65535");
-    }
-    if c.success_threshold == 0 || c.success_threshold > MAX_TRIALS {
-        return Err("circuit breaker: `success_threshold` must be from 1 to 65535");
-    }
+    obey!(
+        rules::timeout(c.timeout),
+        rules::half_open_max(c.half_open_max),
+        rules::success_threshold(c.success_threshold),
+    );
     Ok(())
 }
 
 /// As [`check_circuit_breaker`], for [`BulkheadConfig::validate`].
 pub(crate) const fn check_bulkhead(name: &str, c: &BulkheadConfig) -> Result<(), &'static str> {
-    use crate::bulkhead::MAX_SLOTS;
+    use resil_rules::bulkhead as rules;
     if name.is_empty() {
         return Err("a declared bulkhead's name must not be empty");
     }
-    if c.max_concurrent == 0 {
-        return Err("bulkhead: `max_concurrent` must be at least 1");
-    }
-    if c.max_concurrent > MAX_SLOTS || c.queue > MAX_SLOTS {
-        return Err("bulkhead: `max_concurrent` and `queue` must each be below 2^31");
-    }
-    if c.queue > 0 && c.wait.is_zero() {
-        return Err("bulkhead: `wait` must be longer than zero when `queue` is set");
-    }
+    obey!(
+        rules::max_concurrent(c.max_concurrent),
+        rules::queue(c.queue),
+        rules::wait(c.wait, c.queue),
+    );
     Ok(())
 }
 
 /// As [`check_circuit_breaker`], for [`RetryConfig::validate`].
 pub(crate) const fn check_retry(name: &str, c: &RetryConfig) -> Result<(), &'static str> {
+    use resil_rules::retry as rules;
     if name.is_empty() {
         return Err("a declared retry policy's name must not be empty");
     }
-    if c.max_attempts == 0 {
-        return Err("retry: `max_attempts` must be at least 1");
-    }
-    if c.initial.is_zero() {
-        return Err("retry: `initial` must be longer than zero");
-    }
-    if c.max_delay.as_nanos() < c.initial.as_nanos() {
-        return Err("retry: `max_delay` must not be shorter than `initial`");
-    }
-    if let Some(max_elapsed) = c.max_elapsed
-        && max_elapsed.is_zero()
-    {
-        return Err("retry: `max_elapsed` must be longer than zero");
-    }
-    if !(c.multiplier >= 1.0 && c.multiplier <= f64::MAX) {
-        return Err("retry: `multiplier` must be a finite number of at least 1.0");
-    }
+    obey!(
+        rules::max_attempts(c.max_attempts),
+        rules::initial(c.initial),
+        rules::max_delay(c.max_delay, c.initial),
+        rules::max_elapsed(c.max_elapsed),
+        rules::multiplier(c.multiplier),
+    );
     Ok(())
 }
 

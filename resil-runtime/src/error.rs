@@ -381,6 +381,24 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A broken rule of `resil_rules` as the error of policy `policy`:
+    /// the rule's key and message, then `detail` (the value found, say).
+    pub(crate) fn violated(
+        kind: PolicyKind,
+        policy: &str,
+        violation: resil_rules::Violation,
+        detail: &str,
+    ) -> Self {
+        ConfigError::InvalidValue {
+            kind,
+            policy: policy.to_owned(),
+            key: violation.key,
+            reason: format!("{}{detail}", violation.message),
+        }
+    }
+}
+
 fn known_list(known: &[String]) -> String {
     if known.is_empty() {
         String::new()

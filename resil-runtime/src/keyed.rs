@@ -36,7 +36,7 @@ use crate::error::PolicyName;
 use crate::registry::{Entry, Registry, Tabled, build, registry};
 
 /// The default `max_keys`.
-pub const DEFAULT_MAX_KEYS: u32 = 1_000;
+pub const DEFAULT_MAX_KEYS: u32 = resil_rules::keyed::DEFAULT_MAX_KEYS;
 const MAX_SHARDS: usize = 16;
 
 /// How many members a keyed policy keeps, and for how long.

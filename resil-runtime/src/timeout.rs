@@ -47,7 +47,7 @@ pub struct TimeoutConfig {
 impl TimeoutConfig {
     /// The default: 10s. `#[timeout]` always names its duration.
     pub const DEFAULT: Self = Self {
-        duration: Duration::from_secs(10),
+        duration: resil_rules::timeout::DEFAULT_DURATION,
     };
 
     /// Sets `duration`.
@@ -58,15 +58,8 @@ impl TimeoutConfig {
 
     /// Checks every value, naming the policy and the setting that is wrong.
     pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
-        if self.duration.is_zero() {
-            return Err(ConfigError::InvalidValue {
-                kind: PolicyKind::Timeout,
-                policy: policy.to_owned(),
-                key: "duration",
-                reason: "must be longer than zero".into(),
-            });
-        }
-        Ok(())
+        resil_rules::timeout::duration(self.duration)
+            .map_err(|v| ConfigError::violated(PolicyKind::Timeout, policy, v, ""))
     }
 }
 

@@ -17,6 +17,7 @@ mod keyed;
 mod rate_limit;
 mod registry;
 mod retry;
+mod rules;
 mod stack;
 mod timeout;
 

@@ -32,9 +32,9 @@ pub struct BulkheadConfig {
 impl BulkheadConfig {
     /// The defaults: 10 at once, no queue, 1s wait.
     pub const DEFAULT: Self = Self {
-        max_concurrent: 10,
-        queue: 0,
-        wait: Duration::from_secs(1),
+        max_concurrent: resil_rules::bulkhead::DEFAULT_MAX_CONCURRENT,
+        queue: resil_rules::bulkhead::DEFAULT_QUEUE,
+        wait: resil_rules::bulkhead::DEFAULT_WAIT,
     };
 
     /// Sets `max_concurrent`.
@@ -57,23 +57,14 @@ impl BulkheadConfig {
 
     /// Checks every value, naming the policy and the setting that is wrong.
     pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
-            Err(ConfigError::InvalidValue {
-                kind: PolicyKind::Bulkhead,
-                policy: policy.to_owned(),
-                key,
-                reason: reason.to_owned(),
-            })
+        use resil_rules::bulkhead as rules;
+        let fail = |violation, detail: &str| {
+            ConfigError::violated(PolicyKind::Bulkhead, policy, violation, detail)
         };
-        if self.max_concurrent == 0 {
-            return invalid("max_concurrent", "must be at least 1");
-        }
-        if self.max_concurrent > super::MAX_SLOTS || self.queue > super::MAX_SLOTS {
-            return invalid("max_concurrent", "and `queue` must each be below 2^31");
-        }
-        if self.queue > 0 && self.wait.is_zero() {
-            return invalid("wait", "must be longer than zero when `queue` is set");
-        }
+        rules::max_concurrent(self.max_concurrent)
+            .map_err(|v| fail(v, &format!(", not {}", self.max_concurrent)))?;
+        rules::queue(self.queue).map_err(|v| fail(v, &format!(", not {}", self.queue)))?;
+        rules::wait(self.wait, self.queue).map_err(|v| fail(v, ""))?;
         Ok(())
     }
 }

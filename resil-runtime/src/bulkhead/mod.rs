@@ -43,7 +43,6 @@ use crate::health::Status;
 use crate::live::LiveBulkheadConfig;
 use queue::Waiter;
 
-pub(crate) const MAX_SLOTS: u32 = 1 << 31;
 const WAITING_ONE: u64 = 1 << 32;
 
 fn running(state: u64) -> u32 {

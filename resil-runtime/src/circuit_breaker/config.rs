@@ -63,14 +63,14 @@ impl CircuitBreakerConfig {
     /// The defaults: `threshold` 5, no failure rate, `window` 10, `timeout`
     /// 60s, `half_open_max` 1, `success_threshold` 2.
     pub const DEFAULT: Self = Self {
-        threshold: 5,
+        threshold: resil_rules::circuit_breaker::DEFAULT_THRESHOLD,
         failure_rate: None,
-        window: 10,
+        window: resil_rules::circuit_breaker::DEFAULT_WINDOW,
         time_window: None,
         min_calls: None,
-        timeout: Duration::from_secs(60),
-        half_open_max: 1,
-        success_threshold: 2,
+        timeout: resil_rules::circuit_breaker::DEFAULT_TIMEOUT,
+        half_open_max: resil_rules::circuit_breaker::DEFAULT_HALF_OPEN_MAX,
+        success_threshold: resil_rules::circuit_breaker::DEFAULT_SUCCESS_THRESHOLD,
         slow_call: None,
         slow_rate: None,
     };
@@ -153,76 +153,33 @@ impl CircuitBreakerConfig {
 
     /// Checks every value, naming the policy and the setting that is wrong.
     pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
-        let invalid = |key, reason: String| {
-            Err(ConfigError::InvalidValue {
-                kind: PolicyKind::CircuitBreaker,
-                policy: policy.to_owned(),
-                key,
-                reason,
-            })
+        use resil_rules::circuit_breaker as rules;
+        let fail = |violation, detail: &str| {
+            ConfigError::violated(PolicyKind::CircuitBreaker, policy, violation, detail)
         };
-        if self.threshold == 0 {
-            return invalid("threshold", "must be at least 1".into());
+        let not = |value: &dyn std::fmt::Display| format!(", not {value}");
+        rules::threshold(self.threshold).map_err(|v| fail(v, ""))?;
+        rules::failure_rate(self.failure_rate)
+            .map_err(|v| fail(v, &not(&self.failure_rate.unwrap_or_default())))?;
+        rules::window(self.window).map_err(|v| fail(v, &not(&self.window)))?;
+        rules::slow_rate(self.slow_rate)
+            .map_err(|v| fail(v, &not(&self.slow_rate.unwrap_or_default())))?;
+        rules::slow_rate_needs_slow_call(self.slow_rate.is_some(), self.slow_call.is_some())
+            .map_err(|v| fail(v, ""))?;
+        rules::slow_call(self.slow_call).map_err(|v| fail(v, ""))?;
+        rules::time_window(self.time_window).map_err(|v| {
+            let length = self.time_window.unwrap_or_default();
+            fail(v, &not(&crate::duration::display(length)))
+        })?;
+        if let Some(min_calls) = self.min_calls {
+            rules::min_calls(min_calls).map_err(|v| fail(v, ""))?;
+            rules::min_calls_in_window(min_calls, self.window, self.time_window.is_some())
+                .map_err(|v| fail(v, &format!(" ({}), not {min_calls}", self.window)))?;
         }
-        if let Some(rate) = self.failure_rate
-            && !(rate > 0.0 && rate <= 1.0)
-        {
-            return invalid("failure_rate", format!("must be in (0, 1], not {rate}"));
-        }
-        if self.window == 0 || self.window > super::window::MAX_WINDOW {
-            return invalid(
-                "window",
-                format!("must be from 1 to {}", super::window::MAX_WINDOW),
-            );
-        }
-        if let Some(rate) = self.slow_rate
-            && !(rate > 0.0 && rate <= 1.0)
-        {
-            return invalid("slow_rate", format!("must be in (0, 1], not {rate}"));
-        }
-        if self.slow_rate.is_some() && self.slow_call.is_none() {
-            return invalid("slow_rate", "only applies with `slow_call`".into());
-        }
-        if self.slow_call.is_some_and(|d| d.is_zero()) {
-            return invalid("slow_call", "must be longer than zero".into());
-        }
-        if let Some(length) = self.time_window
-            && length < super::MIN_TIME_WINDOW
-        {
-            return invalid(
-                "time_window",
-                format!(
-                    "must be at least {}, not {}",
-                    crate::duration::display(super::MIN_TIME_WINDOW),
-                    crate::duration::display(length)
-                ),
-            );
-        }
-        match self.min_calls {
-            Some(0) => return invalid("min_calls", "must be at least 1".into()),
-            Some(n) if n > self.window && self.time_window.is_none() => {
-                return invalid(
-                    "min_calls",
-                    format!("must not exceed `window` ({}), not {n}", self.window),
-                );
-            }
-            _ => {}
-        }
-        if self.timeout.is_zero() {
-            return invalid("timeout", "must be longer than zero".into());
-        }
-        if self.half_open_max == 0 || self.half_open_max > super::state::MAX_TRIALS {
-            return invalid(
-                "half_open_max",
-                format!("must be from 1 to {}", super::state::MAX_TRIALS),
-            );
-        }
-        if self.success_threshold == 0 || self.success_threshold > super::state::MAX_TRIALS {
-            return invalid(
-                "success_threshold",
-                format!("must be from 1 to {}", super::state::MAX_TRIALS),
-            );
-        }
+        rules::timeout(self.timeout).map_err(|v| fail(v, ""))?;
+        rules::half_open_max(self.half_open_max).map_err(|v| fail(v, &not(&self.half_open_max)))?;
+        rules::success_threshold(self.success_threshold)
+            .map_err(|v| fail(v, &not(&self.success_threshold)))?;
         Ok(())
     }
 }

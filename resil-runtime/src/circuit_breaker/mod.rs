@@ -117,9 +117,6 @@ impl Refusal {
     }
 }
 
-/// The shortest time window: its 64 buckets are then at least 15ms wide.
-pub(crate) const MIN_TIME_WINDOW: Duration = Duration::from_secs(1);
-
 /// The sliding window of recent calls.
 #[derive(Debug)]
 enum Window {

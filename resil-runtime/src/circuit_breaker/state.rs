@@ -21,10 +21,6 @@
 
 use serde::Serialize;
 
-/// The largest `half_open_max` and `success_threshold`: each is a 16-bit
-/// field of the state word.
-pub(crate) const MAX_TRIALS: u32 = u16::MAX as u32;
-
 const TAG_SHIFT: u32 = 61;
 const GEN_SHIFT: u32 = 48;
 const GEN_MASK: u64 = (1 << 12) - 1;

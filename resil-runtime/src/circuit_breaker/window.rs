@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 /// The largest window: big enough for any count-based rate, small enough to
 /// keep a breaker's memory predictable (1 KiB of bits).
-pub(crate) const MAX_WINDOW: u32 = 8192;
+pub(crate) const MAX_WINDOW: u32 = resil_rules::circuit_breaker::MAX_WINDOW;
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {

@@ -40,10 +40,10 @@ impl RateLimiterConfig {
     /// The defaults: 100 calls per second, a burst of 100, no waiting.
     /// `#[rate_limit]` always names its rate.
     pub const DEFAULT: Self = Self {
-        rate: 100,
-        per: Duration::from_secs(1),
+        rate: resil_rules::rate_limit::DEFAULT_RATE,
+        per: resil_rules::rate_limit::DEFAULT_PER,
         burst: None,
-        wait: Duration::ZERO,
+        wait: resil_rules::rate_limit::DEFAULT_WAIT,
     };
 
     /// Sets `rate`.
@@ -84,33 +84,17 @@ impl RateLimiterConfig {
 
     /// Checks every value, naming the policy and the setting that is wrong.
     pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
-        let invalid = |key, reason: String| {
-            Err(ConfigError::InvalidValue {
-                kind: PolicyKind::RateLimiter,
-                policy: policy.to_owned(),
-                key,
-                reason,
-            })
+        use resil_rules::rate_limit as rules;
+        let fail = |violation, detail: &str| {
+            ConfigError::violated(PolicyKind::RateLimiter, policy, violation, detail)
         };
-        if self.rate == 0 {
-            return invalid("rate", "must be at least 1".into());
-        }
-        if self.per.is_zero() {
-            return invalid("per", "must be longer than zero".into());
-        }
-        if u128::from(self.rate) > self.per.as_nanos() {
-            return invalid(
-                "rate",
-                format!(
-                    "must be at most one call a nanosecond, not {} per {}",
-                    self.rate,
-                    crate::duration::display(self.per)
-                ),
-            );
-        }
-        if self.burst == Some(0) {
-            return invalid("burst", "must be at least 1".into());
-        }
+        rules::rate(self.rate).map_err(|v| fail(v, ""))?;
+        rules::per(self.per).map_err(|v| fail(v, ""))?;
+        rules::rate_per(self.rate, self.per).map_err(|v| {
+            let per = crate::duration::display(self.per);
+            fail(v, &format!(", not {} per {per}", self.rate))
+        })?;
+        rules::burst(self.burst).map_err(|v| fail(v, ""))?;
         Ok(())
     }
 }

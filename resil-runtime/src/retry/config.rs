@@ -89,11 +89,11 @@ impl RetryConfig {
     /// The defaults: 3 attempts, exponential from 100ms by 2.0 up to 5s,
     /// full jitter, rejections not retried.
     pub const DEFAULT: Self = Self {
-        max_attempts: 3,
+        max_attempts: resil_rules::retry::DEFAULT_MAX_ATTEMPTS,
         backoff: Backoff::Exponential,
-        initial: Duration::from_millis(100),
-        max_delay: Duration::from_secs(5),
-        multiplier: 2.0,
+        initial: resil_rules::retry::DEFAULT_INITIAL,
+        max_delay: resil_rules::retry::DEFAULT_MAX_DELAY,
+        multiplier: resil_rules::retry::DEFAULT_MULTIPLIER,
         jitter: Jitter::Full,
         retry_rejections: false,
         max_elapsed: None,
@@ -171,41 +171,17 @@ impl RetryConfig {
 
     /// Checks every value, naming the policy and the setting that is wrong.
     pub fn validate(&self, policy: &str) -> Result<(), ConfigError> {
-        let invalid = |key, reason: String| {
-            Err(ConfigError::InvalidValue {
-                kind: PolicyKind::Retry,
-                policy: policy.to_owned(),
-                key,
-                reason,
-            })
+        use resil_rules::retry as rules;
+        let fail = |violation, detail: &str| {
+            ConfigError::violated(PolicyKind::Retry, policy, violation, detail)
         };
-        if self.max_attempts == 0 {
-            return invalid("max_attempts", "must be at least 1".into());
-        }
-        if self.initial.is_zero() {
-            return invalid("initial", "must be longer than zero".into());
-        }
-        if self.max_delay < self.initial {
-            return invalid(
-                "max_delay",
-                format!(
-                    "must not be shorter than `initial` ({})",
-                    crate::duration::display(self.initial)
-                ),
-            );
-        }
-        if self.max_elapsed.is_some_and(|d| d.is_zero()) {
-            return invalid("max_elapsed", "must be longer than zero".into());
-        }
-        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
-            return invalid(
-                "multiplier",
-                format!(
-                    "must be a finite number of at least 1.0, not {}",
-                    self.multiplier
-                ),
-            );
-        }
+        rules::max_attempts(self.max_attempts).map_err(|v| fail(v, ""))?;
+        rules::initial(self.initial).map_err(|v| fail(v, ""))?;
+        rules::max_delay(self.max_delay, self.initial)
+            .map_err(|v| fail(v, &format!(" ({})", crate::duration::display(self.initial))))?;
+        rules::max_elapsed(self.max_elapsed).map_err(|v| fail(v, ""))?;
+        rules::multiplier(self.multiplier)
+            .map_err(|v| fail(v, &format!(", not {}", self.multiplier)))?;
         Ok(())
     }
 }

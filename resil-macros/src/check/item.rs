@@ -2,14 +2,14 @@
 
 use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
 
-use crate::args::Kind;
 use crate::errors::Errors;
+use crate::parse::Kind;
 
 pub(crate) fn not_a_fn(kind: Kind) -> String {
     format!("`#[{kind}]` can only be applied to an `async fn`")
 }
 
-pub(crate) fn check(kind: Kind, func: &ItemFn, errors: &mut Errors) {
+pub(super) fn check(kind: Kind, func: &ItemFn, errors: &mut Errors) {
     let sig = &func.sig;
     if let Some(constness) = &sig.constness {
         errors.push(syn::Error::new(
@@ -42,7 +42,7 @@ pub(crate) fn check(kind: Kind, func: &ItemFn, errors: &mut Errors) {
 }
 
 /// `#[fallback]` passes every argument again, so each must have a name.
-pub(crate) fn check_fallback(func: &ItemFn, errors: &mut Errors) {
+pub(super) fn check_fallback(func: &ItemFn, errors: &mut Errors) {
     for arg in &func.sig.inputs {
         let FnArg::Typed(arg) = arg else { continue };
         match &*arg.pat {

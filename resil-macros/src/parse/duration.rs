@@ -5,13 +5,13 @@ use std::time::Duration;
 use proc_macro2::Span;
 use syn::{Expr, Lit};
 
-use crate::args::{peel, what};
+use super::expr::{peel, what};
 
 /// The units a duration accepts, as the error messages list them.
-pub(crate) const UNITS: &str = "ns, us, ms, s, m, h";
+pub(super) const UNITS: &str = "ns, us, ms, s, m, h";
 
 /// Parses the value of duration key `key`.
-pub(crate) fn parse(key: &str, value: &Expr) -> syn::Result<Duration> {
+pub(super) fn parse(key: &str, value: &Expr) -> syn::Result<Duration> {
     match peel(value) {
         Expr::Lit(lit) => match &lit.lit {
             Lit::Int(int) => from_parts(int.base10_digits(), int.suffix(), int.span()),
