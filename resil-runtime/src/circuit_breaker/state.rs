@@ -3,13 +3,14 @@
 //! paired with another state's deadline or trial count.
 //!
 //! ```text
-//!  63   61 60 59       48 47                                   0
+//!  63   61 60          48 47                                   0
 //! +-------+--------------+--------------------------------------+
-//! |  tag  |R|generation |               payload                |
+//! |  tag  |  generation  |               payload                |
 //! +-------+--------------+--------------------------------------+
-//!   R        Open: the deadline was set on the real clock, so the coarse
+//!   tag      Closed, Open, HalfOpen, ForcedOpen, ForcedClosed, or Open
+//!            whose deadline was set on the real clock, so that the coarse
 //!            clock may settle rejections before it (`clock::on_real_clock`)
-//!   tag      Closed: consecutive failures
+//!   payload  Closed: consecutive failures
 //!            Open: deadline, biased microseconds since the clock epoch
 //!            HalfOpen: trials in flight (bits 0..16), trial successes (16..32)
 //! ```
@@ -23,11 +24,11 @@ use serde::Serialize;
 
 const TAG_SHIFT: u32 = 61;
 const GEN_SHIFT: u32 = 48;
-const GEN_MASK: u64 = (1 << 12) - 1;
-/// Kept with an open state's deadline: whether it was set on the real
-/// clock. Read with the state in one load, so no rejection can pair a
-/// deadline with another opening's answer.
-const REAL_CLOCK: u64 = 1 << 60;
+const GEN_MASK: u64 = (1 << 13) - 1;
+/// The tag of an open state whose deadline was set on the real clock: read
+/// with the deadline in one load, so no rejection can pair a deadline with
+/// another opening's answer.
+const OPEN_ON_REAL_CLOCK: u64 = 5;
 const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
 const DEADLINE_BIAS: i64 = 1 << 47;
 
@@ -103,7 +104,7 @@ impl Word {
     pub(crate) fn state(self) -> CircuitState {
         match self.0 >> TAG_SHIFT {
             0 => CircuitState::Closed,
-            1 => CircuitState::Open,
+            1 | OPEN_ON_REAL_CLOCK => CircuitState::Open,
             2 => CircuitState::HalfOpen,
             3 => CircuitState::ForcedOpen,
             _ => CircuitState::ForcedClosed,
@@ -132,21 +133,22 @@ impl Word {
         Self((to.tag() << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
     }
 
-    /// This word with the open deadline marked as set on the real clock.
+    /// This word with an open deadline marked as set on the real clock, or
+    /// not (other states are left as they are).
     #[inline]
     pub(crate) fn on_real_clock(self, real: bool) -> Self {
-        if real {
-            Self(self.0 | REAL_CLOCK)
-        } else {
-            Self(self.0 & !REAL_CLOCK)
-        }
+        let tag = match (self.state(), real) {
+            (CircuitState::Open, true) => OPEN_ON_REAL_CLOCK,
+            (state, _) => state.tag(),
+        };
+        Self((self.0 & !(0b111 << TAG_SHIFT)) | (tag << TAG_SHIFT))
     }
 
     /// Whether the deadline was set on the real clock (cleared by every
     /// transition).
     #[inline]
     pub(crate) fn real_clock(self) -> bool {
-        self.0 & REAL_CLOCK != 0
+        self.0 >> TAG_SHIFT == OPEN_ON_REAL_CLOCK
     }
 
     #[inline]
