@@ -84,6 +84,11 @@ pub struct RateLimiter {
     tolerance: AtomicI64,
     /// `wait` in nanoseconds.
     max_wait: AtomicI64,
+    /// Bumped by [`reset`](Self::reset) and by a `reconfigure` that
+    /// re-spaces the turns: a reservation made before either no longer owns
+    /// the TAT it stored, even if a later caller happens to store the same
+    /// value (same instant, same interval), so it must not hand it back.
+    era: AtomicU64,
     counters: Counters,
     config: LiveRateLimiterConfig,
     name: PolicyName,
@@ -150,12 +155,22 @@ struct Reservation<'a> {
     stored: i64,
     /// The interval it moved the TAT by.
     interval: i64,
+    /// The limiter's `era` before the reservation was made.
+    era: u64,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         // Only while no later caller reserved after this one: otherwise the
-        // turn cannot be taken back without moving theirs.
+        // turn cannot be taken back without moving theirs. A reset (or a
+        // re-spacing) since the reservation means later callers did, even
+        // when the TAT reads the same again. (A reset and a new reservation
+        // at the very same instant, both between this check and the CAS,
+        // would still slip through: a window of nanoseconds on a path
+        // taken only by cancelled waits.)
+        if self.limiter.era.load(Ordering::Acquire) != self.era {
+            return;
+        }
         let _ = self.limiter.tat.compare_exchange(
             self.stored,
             self.stored.saturating_sub(self.interval),
@@ -181,6 +196,7 @@ impl RateLimiter {
             interval: AtomicI64::new(derived.interval),
             tolerance: AtomicI64::new(derived.tolerance),
             max_wait: AtomicI64::new(derived.max_wait),
+            era: AtomicU64::new(0),
             counters: Counters::default(),
             config: LiveRateLimiterConfig::new(&config),
             name,
@@ -217,8 +233,8 @@ impl RateLimiter {
                 self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Ok(Some((wait, stored, interval))) => {
-                self.wait_for_turn(wait, stored, interval).await;
+            Ok(Some((wait, stored, interval, era))) => {
+                self.wait_for_turn(wait, stored, interval, era).await;
                 Ok(())
             }
             Err(retry_after) => Err(self.reject(retry_after)),
@@ -226,11 +242,12 @@ impl RateLimiter {
     }
 
     #[cold]
-    async fn wait_for_turn(&self, wait: i64, stored: i64, interval: i64) {
+    async fn wait_for_turn(&self, wait: i64, stored: i64, interval: i64, era: u64) {
         let reservation = Reservation {
             limiter: self,
             stored,
             interval,
+            era,
         };
         tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs())).await;
         std::mem::forget(reservation);
@@ -242,13 +259,13 @@ impl RateLimiter {
     }
 
     /// Moves the TAT on for one call that may wait up to `max_wait`
-    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat, interval)))`:
-    /// go after `wait` nanoseconds; `tat` is the value this call stored, by
-    /// moving the TAT on by `interval`.
+    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat, interval,
+    /// era)))`: go after `wait` nanoseconds; `tat` is the value this call
+    /// stored, by moving the TAT on by `interval`, in `era`.
     /// `Err(retry_after)`: the wait would be longer than allowed.
     #[inline]
     #[allow(clippy::type_complexity)]
-    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64, i64)>, Duration> {
+    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64, i64, u64)>, Duration> {
         let now = clock::now_nanos();
         let interval = self.interval.load(Ordering::Relaxed);
         let tolerance = self.tolerance.load(Ordering::Relaxed);
@@ -260,12 +277,18 @@ impl RateLimiter {
                 return Err(Duration::from_nanos(wait.unsigned_abs()));
             }
             let next = start.saturating_add(interval);
+            // Read before the CAS, so that a reset after it is seen as one.
+            let era = if wait > 0 {
+                self.era.load(Ordering::Acquire)
+            } else {
+                0
+            };
             match self
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if wait <= 0 => return Ok(None),
-                Ok(_) => return Ok(Some((wait, next, interval))),
+                Ok(_) => return Ok(Some((wait, next, interval, era))),
                 Err(actual) => tat = actual,
             }
         }
@@ -321,6 +344,9 @@ impl RateLimiter {
 
     /// Zeroes the counters and gives back the whole burst.
     pub fn reset(&self) {
+        // The era first: a cancelled wait that still sees the old era sees
+        // the TAT from before the reset too.
+        self.era.fetch_add(1, Ordering::AcqRel);
         self.tat.store(i64::MIN, Ordering::Release);
         let c = &self.counters;
         for counter in [

@@ -43,6 +43,10 @@ impl RateLimiter {
         }
         let now = clock::now_nanos();
         let mut tat = self.tat.load(Ordering::Acquire);
+        if tat > now {
+            // Turns taken so far move: none can be handed back as stored.
+            self.era.fetch_add(1, Ordering::AcqRel);
+        }
         while tat > now {
             let ahead = i128::from(tat - now) * i128::from(new) / i128::from(old);
             let next = now.saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX));
