@@ -37,6 +37,7 @@ mod config;
 mod reconfigure;
 
 use std::fmt;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
 use crate::live::LiveRateLimiterConfig;
-use crate::sync::{AtomicI64, AtomicU64};
+use crate::sync::{AtomicI64, AtomicU64, Mutex, MutexGuard};
 
 /// A rate limiter: `rate` calls `per` period with bursts of `burst`; a call
 /// over the limit waits up to `wait` for its turn, or is rejected with
@@ -89,6 +90,11 @@ pub struct RateLimiter {
     /// the TAT it stored, even if a later caller happens to store the same
     /// value (same instant, same interval), so it must not hand it back.
     era: AtomicU64,
+    /// Held by whatever moves the TAT back (a reset, a re-spacing, a
+    /// cancelled wait handing its turn back), so that a hand-back checks
+    /// the era and moves the TAT as one step. Never taken by a call that
+    /// gets or reserves a turn.
+    rewind: Mutex<()>,
     counters: Counters,
     config: LiveRateLimiterConfig,
     name: PolicyName,
@@ -164,10 +170,9 @@ impl Drop for Reservation<'_> {
         // Only while no later caller reserved after this one: otherwise the
         // turn cannot be taken back without moving theirs. A reset (or a
         // re-spacing) since the reservation means later callers did, even
-        // when the TAT reads the same again. (A reset and a new reservation
-        // at the very same instant, both between this check and the CAS,
-        // would still slip through: a window of nanoseconds on a path
-        // taken only by cancelled waits.)
+        // when the TAT reads the same again; the lock keeps one from
+        // landing between the check and the CAS.
+        let _rewind = self.limiter.rewind();
         if self.limiter.era.load(Ordering::Acquire) != self.era {
             return;
         }
@@ -197,6 +202,7 @@ impl RateLimiter {
             tolerance: AtomicI64::new(derived.tolerance),
             max_wait: AtomicI64::new(derived.max_wait),
             era: AtomicU64::new(0),
+            rewind: Mutex::new(()),
             counters: Counters::default(),
             config: LiveRateLimiterConfig::new(&config),
             name,
@@ -294,6 +300,12 @@ impl RateLimiter {
         }
     }
 
+    /// The lock of the paths that move the TAT back (see `rewind`).
+    fn rewind(&self) -> MutexGuard<'_, ()> {
+        // It guards no data: a panic while it was held leaves nothing torn.
+        self.rewind.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     #[cold]
     fn reject(&self, retry_after: Duration) -> Error {
         self.counters.rejected.fetch_add(1, Ordering::Relaxed);
@@ -344,10 +356,15 @@ impl RateLimiter {
 
     /// Zeroes the counters and gives back the whole burst.
     pub fn reset(&self) {
-        // The era first: a cancelled wait that still sees the old era sees
-        // the TAT from before the reset too.
-        self.era.fetch_add(1, Ordering::AcqRel);
-        self.tat.store(i64::MIN, Ordering::Release);
+        // The TAT first: a reservation made between the two stores would
+        // otherwise carry the new era for a turn the reset then wiped out
+        // (one made after the TAT store that still reads the old era only
+        // loses its hand-back).
+        {
+            let _rewind = self.rewind();
+            self.tat.store(i64::MIN, Ordering::Release);
+            self.era.fetch_add(1, Ordering::AcqRel);
+        }
         let c = &self.counters;
         for counter in [
             &c.admitted,

@@ -42,11 +42,8 @@ impl RateLimiter {
             return;
         }
         let now = clock::now_nanos();
+        let _rewind = self.rewind();
         let mut tat = self.tat.load(Ordering::Acquire);
-        if tat > now {
-            // Turns taken so far move: none can be handed back as stored.
-            self.era.fetch_add(1, Ordering::AcqRel);
-        }
         while tat > now {
             let ahead = i128::from(tat - now) * i128::from(new) / i128::from(old);
             let next = now.saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX));
@@ -54,7 +51,12 @@ impl RateLimiter {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return,
+                Ok(_) => {
+                    // Turns taken so far moved: none can be handed back as
+                    // stored.
+                    self.era.fetch_add(1, Ordering::AcqRel);
+                    return;
+                }
                 Err(actual) => tat = actual,
             }
         }
