@@ -364,7 +364,9 @@ impl BreakerModel {
         config.validate("model").is_ok()
             && match self.window {
                 None => !windowed,
-                Some(ModelWindow::Count { size, track_slow, .. }) => {
+                Some(ModelWindow::Count {
+                    size, track_slow, ..
+                }) => {
                     config.time_window.is_none()
                         && config.window as usize == size
                         && config.slow_call.is_some() == track_slow
@@ -436,7 +438,11 @@ impl BreakerModel {
         assert_eq!(view.trial_successes, successes, "{context}");
         let tally = self.window.as_ref().map(|w| w.tally(self.now_ms));
         assert_eq!(view.window_calls, tally.map(|t| t.0), "{context}");
-        assert_eq!(view.failure_rate, tally.map(|t| share(t.1, t.0)), "{context}");
+        assert_eq!(
+            view.failure_rate,
+            tally.map(|t| share(t.1, t.0)),
+            "{context}"
+        );
         assert_eq!(
             view.slow_call_rate,
             tally
@@ -493,7 +499,11 @@ impl Settings {
         config.min_calls = self.min_calls.map(|min| {
             // Up to the count window's size, or a little past the default
             // with a time window (where it is not bounded by `window`).
-            let most = if built.time_window.is_some() { 12 } else { built.window };
+            let most = if built.time_window.is_some() {
+                12
+            } else {
+                built.window
+            };
             1 + min.index(most as usize) as u32
         });
         config.slow_call = self.slow_call_ms.map(|ms| MS * ms);
@@ -518,7 +528,16 @@ fn settings() -> impl Strategy<Value = Settings> {
         prop::option::of(rate()),
     )
         .prop_map(
-            |(threshold, failure_rate, min_calls, timeout, half_open_max, success, slow, slow_rate)| {
+            |(
+                threshold,
+                failure_rate,
+                min_calls,
+                timeout,
+                half_open_max,
+                success,
+                slow,
+                slow_rate,
+            )| {
                 Settings {
                     threshold,
                     failure_rate,
@@ -878,7 +897,6 @@ mod stale_outcomes {
     }
 }
 
-
 /// Memory is fixed by the configuration: one bit per window slot, and no
 /// call, however many, grows it.
 #[test]
@@ -896,8 +914,7 @@ fn breaker_memory_is_bounded_by_its_configuration() {
                     .threshold(u32::MAX),
             )
             .unwrap();
-            let expected =
-                std::mem::size_of::<CircuitBreaker>() + window.div_ceil(64) as usize * 8;
+            let expected = std::mem::size_of::<CircuitBreaker>() + window.div_ceil(64) as usize * 8;
             prop_assert_eq!(breaker.memory_footprint(), expected);
             prop_assert!(expected <= std::mem::size_of::<CircuitBreaker>() + 1024);
             breaker.force_closed();

@@ -310,7 +310,10 @@ fn rate_limiter_matches_the_model() {
     check(
         file!(),
         CASES,
-        (limiter_config(), prop::collection::vec(limiter_op(), 1..150)),
+        (
+            limiter_config(),
+            prop::collection::vec(limiter_op(), 1..150),
+        ),
         |(config, ops)| {
             run_limiter(config, ops);
             Ok(())

@@ -171,8 +171,16 @@ fn seeded_full_jitter_covers_its_range() {
         let policy = RetryPolicy::new("model-retry-spread", config).unwrap();
         policy.seed_jitter(seed);
         let draws: Vec<_> = (0..64).map(|_| policy.delay(1, Duration::ZERO)).collect();
-        let low = draws.iter().filter(|d| **d < Duration::from_millis(500)).count();
-        prop_assert!(low > 0 && low < 64, "{} of 64 draws below half: {:?}", low, draws);
+        let low = draws
+            .iter()
+            .filter(|d| **d < Duration::from_millis(500))
+            .count();
+        prop_assert!(
+            low > 0 && low < 64,
+            "{} of 64 draws below half: {:?}",
+            low,
+            draws
+        );
         Ok(())
     });
 }
@@ -228,7 +236,11 @@ fn exponential_base_never_shrinks() {
             prop_assert!(
                 early <= late,
                 "{:?}: attempt {} waits {:?}, attempt {} {:?}",
-                config, low, early, high, late
+                config,
+                low,
+                early,
+                high,
+                late
             );
             prop_assert!(config.initial <= early && late <= config.max_delay);
             Ok(())
