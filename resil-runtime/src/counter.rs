@@ -362,6 +362,117 @@ mod tests {
         assert_eq!(counter.get(), 800);
     }
 
+    /// The real design under contention, since loom cannot check it: loom
+    /// runs its model threads on one OS thread, so a `std::thread_local!`
+    /// block would be shared by every model thread (and `loom::thread_local!`
+    /// has no `const`, destructor-free form, no `try_with` during teardown,
+    /// and no `OnceLock`), while the design's correctness rests on exactly
+    /// those: each slot written by its one owning thread with a plain load
+    /// and store, blocks handed from exiting threads to new ones. So this
+    /// runs it for real: many threads at once, some exiting early so their
+    /// blocks are taken over mid-run, counters created and dropped beside
+    /// them, a reader summing all along; every total must come out exact.
+    #[test]
+    fn exact_totals_under_contention_with_threads_coming_and_going() {
+        const THREADS: u64 = 16;
+        const ROUNDS: u64 = 4;
+        const BUMPS: u64 = 5_000;
+        let counters: Vec<Counter> = (0..3).map(|_| Counter::new()).collect();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            // A reader all along: a sum never goes backwards nor past the
+            // final total.
+            scope.spawn(|| {
+                let mut last = 0;
+                while !done.load(Ordering::Acquire) {
+                    let now = counters[0].get();
+                    assert!(now >= last, "a reading went back from {last} to {now}");
+                    assert!(now <= THREADS * ROUNDS * BUMPS, "{now}");
+                    last = now;
+                    std::thread::yield_now();
+                }
+            });
+            let workers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let counters = &counters;
+                    scope.spawn(move || {
+                        // Each round on a fresh thread: the one before it
+                        // has exited and left its block to be taken over.
+                        for _ in 0..ROUNDS {
+                            std::thread::scope(|inner| {
+                                inner.spawn(|| {
+                                    let churn = Counter::new();
+                                    for i in 0..BUMPS {
+                                        counters[0].increment();
+                                        if i % 2 == 0 {
+                                            counters[1].increment();
+                                        }
+                                        if t % 4 == 0 {
+                                            counters[2].increment();
+                                        }
+                                        churn.increment();
+                                    }
+                                    assert_eq!(churn.get(), BUMPS);
+                                });
+                            });
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            done.store(true, Ordering::Release);
+        });
+        assert_eq!(counters[0].get(), THREADS * ROUNDS * BUMPS);
+        assert_eq!(counters[1].get(), THREADS * ROUNDS * BUMPS / 2);
+        assert_eq!(counters[2].get(), THREADS / 4 * ROUNDS * BUMPS);
+        // A reset while nothing runs starts every count from zero exactly.
+        counters[0].reset();
+        assert_eq!(counters[0].get(), 0);
+        assert_eq!(counters[1].get(), THREADS * ROUNDS * BUMPS / 2);
+    }
+
+    /// Bumps racing a reset land on one side of it or the other: none is
+    /// lost and none counted twice, so the count after the reset lies
+    /// between what was added after the reset returned and everything.
+    #[test]
+    fn a_reset_racing_bumps_loses_and_doubles_nothing() {
+        const THREADS: u64 = 8;
+        const BUMPS: u64 = 20_000;
+        let counter = Counter::new();
+        let after = std::sync::atomic::AtomicU64::new(0);
+        let reset_done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for _ in 0..BUMPS {
+                        // Read before the bump: a bump seen as after the
+                        // reset certainly started after it returned.
+                        let late = reset_done.load(Ordering::Acquire);
+                        counter.increment();
+                        if late {
+                            after.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+            scope.spawn(|| {
+                while counter.get() < THREADS * BUMPS / 4 {
+                    std::thread::yield_now();
+                }
+                counter.reset();
+                reset_done.store(true, Ordering::Release);
+            });
+        });
+        let count = counter.get();
+        let after = after.load(Ordering::Relaxed);
+        assert!(
+            (after..=THREADS * BUMPS).contains(&count),
+            "{count} counted after the reset; {after} bumps certainly after it"
+        );
+    }
+
     #[test]
     fn a_reused_index_starts_from_zero() {
         let first = Counter::new();

@@ -19,17 +19,22 @@
 //! Durations longer than `u64::MAX` nanoseconds (about 584 years) are kept
 //! as that.
 //!
+//! The atomics and fences come from `crate::sync`, so under `--cfg loom`
+//! the model checker sees the sequence lock as it really is (see the live
+//! settings models in `tests/loom/`).
+//!
 //! Adding a field to a policy's configuration: add it to the policy's
 //! `live_config!` list below (the compiler points here until you do).
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::rate_limit::RateLimiterConfig;
 use crate::retry::{Backoff, Jitter, RetryConfig};
+use crate::sync::{AtomicU64, fence, spin_loop};
 use crate::timeout::TimeoutConfig;
 
 /// A value that fits in the 64 bits of one atomic.
@@ -182,7 +187,7 @@ impl Version {
                     return value;
                 }
             }
-            std::hint::spin_loop();
+            spin_loop();
         }
     }
 
@@ -191,7 +196,7 @@ impl Version {
         let mut version = self.0.load(Ordering::Relaxed);
         loop {
             if version & 1 == 1 {
-                std::hint::spin_loop();
+                spin_loop();
                 version = self.0.load(Ordering::Relaxed);
                 continue;
             }
@@ -323,7 +328,7 @@ live_config! {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -530,7 +530,12 @@ impl CircuitBreaker {
         let mut word = self.load();
         loop {
             let next = match word.state() {
-                CircuitState::Closed if slow_rate_reached => self.open_word(word),
+                // Like a failure, only a call of the current closed period
+                // can open it: a slow call from before the breaker last
+                // opened (or was reset) cannot.
+                CircuitState::Closed if slow_rate_reached && word.generation() == generation => {
+                    self.open_word(word)
+                }
                 CircuitState::Closed if word.consecutive_failures() != 0 => {
                     word.with_consecutive_failures(0)
                 }

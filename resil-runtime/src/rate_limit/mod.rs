@@ -37,6 +37,7 @@ mod config;
 mod reconfigure;
 
 use std::fmt;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -48,7 +49,7 @@ use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
 use crate::live::LiveRateLimiterConfig;
-use crate::sync::{AtomicI64, AtomicU64};
+use crate::sync::{AtomicI64, AtomicU64, Mutex, MutexGuard};
 
 /// A rate limiter: `rate` calls `per` period with bursts of `burst`; a call
 /// over the limit waits up to `wait` for its turn, or is rejected with
@@ -84,6 +85,16 @@ pub struct RateLimiter {
     tolerance: AtomicI64,
     /// `wait` in nanoseconds.
     max_wait: AtomicI64,
+    /// Bumped by [`reset`](Self::reset) and by a `reconfigure` that
+    /// re-spaces the turns: a reservation made before either no longer owns
+    /// the TAT it stored, even if a later caller happens to store the same
+    /// value (same instant, same interval), so it must not hand it back.
+    era: AtomicU64,
+    /// Held by whatever moves the TAT back (a reset, a re-spacing, a
+    /// cancelled wait handing its turn back), so that a hand-back checks
+    /// the era and moves the TAT as one step. Never taken by a call that
+    /// gets or reserves a turn.
+    rewind: Mutex<()>,
     counters: Counters,
     config: LiveRateLimiterConfig,
     name: PolicyName,
@@ -150,12 +161,21 @@ struct Reservation<'a> {
     stored: i64,
     /// The interval it moved the TAT by.
     interval: i64,
+    /// The limiter's `era` before the reservation was made.
+    era: u64,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         // Only while no later caller reserved after this one: otherwise the
-        // turn cannot be taken back without moving theirs.
+        // turn cannot be taken back without moving theirs. A reset (or a
+        // re-spacing) since the reservation means later callers did, even
+        // when the TAT reads the same again; the lock keeps one from
+        // landing between the check and the CAS.
+        let _rewind = self.limiter.rewind();
+        if self.limiter.era.load(Ordering::Acquire) != self.era {
+            return;
+        }
         let _ = self.limiter.tat.compare_exchange(
             self.stored,
             self.stored.saturating_sub(self.interval),
@@ -181,6 +201,8 @@ impl RateLimiter {
             interval: AtomicI64::new(derived.interval),
             tolerance: AtomicI64::new(derived.tolerance),
             max_wait: AtomicI64::new(derived.max_wait),
+            era: AtomicU64::new(0),
+            rewind: Mutex::new(()),
             counters: Counters::default(),
             config: LiveRateLimiterConfig::new(&config),
             name,
@@ -217,8 +239,8 @@ impl RateLimiter {
                 self.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Ok(Some((wait, stored, interval))) => {
-                self.wait_for_turn(wait, stored, interval).await;
+            Ok(Some((wait, stored, interval, era))) => {
+                self.wait_for_turn(wait, stored, interval, era).await;
                 Ok(())
             }
             Err(retry_after) => Err(self.reject(retry_after)),
@@ -226,11 +248,12 @@ impl RateLimiter {
     }
 
     #[cold]
-    async fn wait_for_turn(&self, wait: i64, stored: i64, interval: i64) {
+    async fn wait_for_turn(&self, wait: i64, stored: i64, interval: i64, era: u64) {
         let reservation = Reservation {
             limiter: self,
             stored,
             interval,
+            era,
         };
         tokio::time::sleep(Duration::from_nanos(wait.unsigned_abs())).await;
         std::mem::forget(reservation);
@@ -242,13 +265,13 @@ impl RateLimiter {
     }
 
     /// Moves the TAT on for one call that may wait up to `max_wait`
-    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat, interval)))`:
-    /// go after `wait` nanoseconds; `tat` is the value this call stored, by
-    /// moving the TAT on by `interval`.
+    /// nanoseconds. `Ok(None)`: go now. `Ok(Some((wait, tat, interval,
+    /// era)))`: go after `wait` nanoseconds; `tat` is the value this call
+    /// stored, by moving the TAT on by `interval`, in `era`.
     /// `Err(retry_after)`: the wait would be longer than allowed.
     #[inline]
     #[allow(clippy::type_complexity)]
-    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64, i64)>, Duration> {
+    fn reserve(&self, max_wait: i64) -> Result<Option<(i64, i64, i64, u64)>, Duration> {
         let now = clock::now_nanos();
         let interval = self.interval.load(Ordering::Relaxed);
         let tolerance = self.tolerance.load(Ordering::Relaxed);
@@ -260,15 +283,27 @@ impl RateLimiter {
                 return Err(Duration::from_nanos(wait.unsigned_abs()));
             }
             let next = start.saturating_add(interval);
+            // Read before the CAS, so that a reset after it is seen as one.
+            let era = if wait > 0 {
+                self.era.load(Ordering::Acquire)
+            } else {
+                0
+            };
             match self
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) if wait <= 0 => return Ok(None),
-                Ok(_) => return Ok(Some((wait, next, interval))),
+                Ok(_) => return Ok(Some((wait, next, interval, era))),
                 Err(actual) => tat = actual,
             }
         }
+    }
+
+    /// The lock of the paths that move the TAT back (see `rewind`).
+    fn rewind(&self) -> MutexGuard<'_, ()> {
+        // It guards no data: a panic while it was held leaves nothing torn.
+        self.rewind.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     #[cold]
@@ -321,7 +356,15 @@ impl RateLimiter {
 
     /// Zeroes the counters and gives back the whole burst.
     pub fn reset(&self) {
-        self.tat.store(i64::MIN, Ordering::Release);
+        // The TAT first: a reservation made between the two stores would
+        // otherwise carry the new era for a turn the reset then wiped out
+        // (one made after the TAT store that still reads the old era only
+        // loses its hand-back).
+        {
+            let _rewind = self.rewind();
+            self.tat.store(i64::MIN, Ordering::Release);
+            self.era.fetch_add(1, Ordering::AcqRel);
+        }
         let c = &self.counters;
         for counter in [
             &c.admitted,

@@ -42,6 +42,7 @@ impl RateLimiter {
             return;
         }
         let now = clock::now_nanos();
+        let _rewind = self.rewind();
         let mut tat = self.tat.load(Ordering::Acquire);
         while tat > now {
             let ahead = i128::from(tat - now) * i128::from(new) / i128::from(old);
@@ -50,7 +51,12 @@ impl RateLimiter {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return,
+                Ok(_) => {
+                    // Turns taken so far moved: none can be handed back as
+                    // stored.
+                    self.era.fetch_add(1, Ordering::AcqRel);
+                    return;
+                }
                 Err(actual) => tat = actual,
             }
         }

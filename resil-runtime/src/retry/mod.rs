@@ -14,7 +14,7 @@
 mod config;
 mod reconfigure;
 
-use crate::sync::AtomicU64;
+use crate::sync::{AtomicBool, AtomicU64};
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -57,7 +57,50 @@ use crate::private::Rejection;
 pub struct RetryPolicy {
     counters: Counters,
     config: LiveRetryConfig,
+    jitter: JitterSource,
     name: PolicyName,
+}
+
+/// Where a policy's jitter draws its randomness from: the thread's
+/// unseeded generator (the default), or, once a test called
+/// [`RetryPolicy::seed_jitter`], a SplitMix64 sequence of the policy's own,
+/// so that a run can be replayed from its seed.
+///
+/// The seeded sequence is one atomic word moved by `fetch_add`: no lock,
+/// no allocation, and concurrent draws each get a distinct number. Only a
+/// failed attempt with jitter draws; a call that succeeds never looks here.
+#[derive(Debug, Default)]
+struct JitterSource {
+    seeded: AtomicBool,
+    state: AtomicU64,
+}
+
+/// SplitMix64's increment (the golden ratio in 64 bits).
+const GOLDEN_GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl JitterSource {
+    fn seed(&self, seed: u64) {
+        self.state.store(seed, Ordering::Relaxed);
+        self.seeded.store(true, Ordering::Release);
+    }
+
+    /// A number in `0..=span`.
+    #[inline]
+    fn up_to(&self, span: u64) -> u64 {
+        if !self.seeded.load(Ordering::Acquire) {
+            return rand::random_range(0..=span);
+        }
+        let mut z = self
+            .state
+            .fetch_add(GOLDEN_GAMMA, Ordering::Relaxed)
+            .wrapping_add(GOLDEN_GAMMA);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // Scaled by multiplication rather than `%`: no division, and the
+        // bias (under 2^-64 per value) is far below anything a test sees.
+        ((u128::from(z) * (u128::from(span) + 1)) >> 64) as u64
+    }
 }
 
 /// `calls` is derived (first + after retry + failed) so that a success on
@@ -130,8 +173,34 @@ impl RetryPolicy {
         Ok(Self {
             counters: Counters::default(),
             config: LiveRetryConfig::new(&config),
+            jitter: JitterSource::default(),
             name,
         })
+    }
+
+    /// Makes this policy's jitter a fixed sequence that `seed` determines,
+    /// so that a test (or a replayed failure) sees the same waits on every
+    /// run. Without it, jitter comes from the thread's generator, seeded
+    /// differently in every process. Takes `&self`, so a policy that a
+    /// registry holds can be seeded too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use resil::{Jitter, RetryConfig, RetryPolicy};
+    ///
+    /// let config = RetryConfig::DEFAULT.jitter(Jitter::Full);
+    /// let (a, b) = (
+    ///     RetryPolicy::new("seeded-a", config).unwrap(),
+    ///     RetryPolicy::new("seeded-b", config).unwrap(),
+    /// );
+    /// a.seed_jitter(42);
+    /// b.seed_jitter(42);
+    /// for attempt in 1..=5 {
+    ///     assert_eq!(a.delay(attempt, Duration::ZERO), b.delay(attempt, Duration::ZERO));
+    /// }
+    /// ```
+    pub fn seed_jitter(&self, seed: u64) {
+        self.jitter.seed(seed);
     }
 
     /// The policy's name.
@@ -236,23 +305,23 @@ impl RetryPolicy {
         let base = config.base_delay(attempt);
         let delay = match config.jitter {
             Jitter::None => base,
-            Jitter::Full => uniform(Duration::ZERO, base),
-            Jitter::Equal => base / 2 + uniform(Duration::ZERO, base - base / 2),
+            Jitter::Full => self.uniform(Duration::ZERO, base),
+            Jitter::Equal => base / 2 + self.uniform(Duration::ZERO, base - base / 2),
             Jitter::Decorrelated => {
                 let upper = previous.max(config.initial).saturating_mul(3);
-                uniform(config.initial, upper)
+                self.uniform(config.initial, upper)
             }
         };
         delay.min(config.max_delay)
     }
-}
 
-fn uniform(low: Duration, high: Duration) -> Duration {
-    if high <= low {
-        return low;
+    fn uniform(&self, low: Duration, high: Duration) -> Duration {
+        if high <= low {
+            return low;
+        }
+        let span = (high - low).as_nanos().min(u128::from(u64::MAX)) as u64;
+        low + Duration::from_nanos(self.jitter.up_to(span))
     }
-    let span = (high - low).as_nanos().min(u128::from(u64::MAX)) as u64;
-    low + Duration::from_nanos(rand::random_range(0..=span))
 }
 
 impl RetryRun<'_> {

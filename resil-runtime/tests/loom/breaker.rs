@@ -1,63 +1,32 @@
-//! Model checks of the lock-free state machines under every interleaving
-//! loom explores (bounded by a preemption bound so each model stays small).
-//!
-//! Run with:
-//!
-//! ```text
-//! RUSTFLAGS="--cfg loom -C debug-assertions" \
-//!     cargo test --release -p resil-runtime --test loom
-//! ```
-//!
-//! `-C debug-assertions` keeps the runtime's own `debug_assert!`s armed in
-//! the release build, so loom also checks the invariants they state.
-//!
-//! Time: the breaker reads `tokio::time::Instant`. Its models use a timeout
-//! of one nanosecond, which rounds to zero microseconds, so an open breaker's
-//! deadline has always passed when the next call looks at it: every model
-//! exercises the OPEN -> HALF_OPEN race without sleeping. The bulkhead's slow
-//! path creates a `tokio::time::timeout`, so its models run inside a paused
-//! current-thread runtime (entered, never driven): the wait's timer is
-//! registered but never fires, and the futures are polled by hand with a
-//! no-op waker.
-#![cfg(loom)]
+//! The breaker's state word: the OPEN -> HALF_OPEN race, trial slots,
+//! failure streaks, operators' overrides, and `reset` and `reconfigure`
+//! racing permits in flight.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-use resil_runtime::{
-    Bulkhead, BulkheadConfig, BulkheadPermit, CircuitBreaker, CircuitBreakerConfig, CircuitState,
-};
+use resil_runtime::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
 
-/// Explores every interleaving with at most `bound` preemptions.
-fn check(bound: usize, model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(bound);
-    }
-    builder.check(model);
-}
+use crate::check;
 
 /// A deadline that has passed by the time anyone reads it.
-const INSTANT: Duration = Duration::from_nanos(1);
+pub(crate) const INSTANT: Duration = Duration::from_nanos(1);
 
-fn breaker(config: CircuitBreakerConfig) -> Arc<CircuitBreaker> {
+pub(crate) fn breaker(config: CircuitBreakerConfig) -> Arc<CircuitBreaker> {
     Arc::new(CircuitBreaker::new("loom-breaker", config.timeout(INSTANT)).unwrap())
 }
 
 /// Opens the breaker with one failure (its threshold is 1).
-fn open(breaker: &CircuitBreaker) {
+pub(crate) fn open(breaker: &CircuitBreaker) {
     breaker.try_acquire().unwrap().failure();
     assert_eq!(breaker.state(), CircuitState::Open);
 }
 
 /// With nothing in flight and the deadline passed, a call must get in: the
 /// breaker is never stuck in a state it cannot leave.
-fn assert_admits(breaker: &CircuitBreaker) {
+pub(crate) fn assert_admits(breaker: &CircuitBreaker) {
     let permit = breaker
         .try_acquire()
         .unwrap_or_else(|e| panic!("idle breaker refused a call in {:?}: {e}", breaker.state()));
@@ -111,8 +80,6 @@ fn spawn_calls(
             .count()
     })
 }
-
-// ---------------------------------------------------------------- breaker
 
 /// Two threads both see the open deadline pass: exactly one becomes the
 /// trial (half_open_max 1), the other is rejected or, once the trial has
@@ -324,240 +291,103 @@ fn force_open_wins_over_a_concurrent_trial() {
     });
 }
 
-// --------------------------------------------------------------- bulkhead
-
-/// Builds a paused runtime once per test and enters it, so that the
-/// bulkhead's slow path can create its timeout. The clock never moves.
-fn in_runtime(model: impl FnOnce()) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let _entered = runtime.enter();
-    model();
-}
-
-fn bulkhead(max_concurrent: u32, queue: u32) -> Arc<Bulkhead> {
-    Arc::new(
-        Bulkhead::new(
-            "loom-bulkhead",
-            BulkheadConfig::DEFAULT
-                .max_concurrent(max_concurrent)
-                .queue(queue)
-                .wait(Duration::from_secs(60)),
-        )
-        .unwrap(),
-    )
-}
-
-type Acquire<'a> =
-    Pin<Box<dyn Future<Output = Result<BulkheadPermit<'a>, resil_runtime::Error>> + 'a>>;
-
-fn poll_once<'a>(
-    future: &mut Acquire<'a>,
-) -> Poll<Result<BulkheadPermit<'a>, resil_runtime::Error>> {
-    future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-}
-
-/// A caller that queues and keeps polling until it is admitted, then
-/// leaves at once.
-fn spawn_patient_waiter(bulkhead: &Arc<Bulkhead>) -> thread::JoinHandle<()> {
-    let bulkhead = Arc::clone(bulkhead);
-    thread::spawn(move || {
-        let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-        loop {
-            match poll_once(&mut acquire) {
-                Poll::Ready(permit) => break drop(permit.expect("queued, not refused")),
-                Poll::Pending => thread::yield_now(),
-            }
-        }
-    })
-}
-
-fn assert_idle(bulkhead: &Bulkhead) {
-    let view = bulkhead.snapshot();
-    assert_eq!((view.in_flight, view.queued), (0, 0), "{view:?}");
-    assert_eq!(view.available, bulkhead.config().max_concurrent);
-    // And the slots really are there.
-    let held: Vec<_> = (0..bulkhead.config().max_concurrent)
-        .map(|_| bulkhead.try_acquire().expect("a free slot"))
-        .collect();
-    drop(held);
-}
-
-/// The fast path never lets more than `max_concurrent` run at once.
+/// `reset` racing the failure of a permit issued before it: either the
+/// failure opens the breaker and the reset closes it again, or the reset
+/// comes first and the failure, from the period the reset ended, cannot
+/// open the fresh breaker. Closed either way, and admitting.
 #[test]
-fn fast_path_never_oversubscribes() {
-    in_runtime(|| {
-        check(3, || {
-            let bulkhead = bulkhead(1, 0);
-            let running = Arc::new(AtomicUsize::new(0));
-            let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    let bulkhead = Arc::clone(&bulkhead);
-                    let running = Arc::clone(&running);
-                    thread::spawn(move || {
-                        if let Ok(permit) = bulkhead.try_acquire() {
-                            assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0);
-                            running.fetch_sub(1, Ordering::SeqCst);
-                            drop(permit);
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.join().unwrap();
-            }
-            let view = bulkhead.snapshot();
-            assert_eq!(view.admitted + view.rejected, 2);
-            assert!(view.admitted >= 1);
-            assert_idle(&bulkhead);
-        });
+fn reset_racing_an_in_flight_failure_leaves_it_closed() {
+    check(3, || {
+        let breaker = breaker(CircuitBreakerConfig::DEFAULT.threshold(1));
+        let permit = breaker.try_acquire().unwrap();
+        let operator = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || breaker.reset())
+        };
+        permit.failure();
+        operator.join().unwrap();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        let view = breaker.snapshot();
+        assert!(view.failures <= 1, "{view:?}");
+        assert_eq!(view.consecutive_failures, 0, "{view:?}");
+        assert_admits(&breaker);
     });
 }
 
-/// A slot released while someone waits goes to the waiter: the waiter is
-/// admitted and nothing is lost, whichever runs first.
+/// `reset` racing a half-open trial's outcome: a trial from the period the
+/// reset ended neither closes nor re-opens what follows, nor frees a slot
+/// it does not hold.
 #[test]
-fn release_hands_the_slot_to_a_waiter() {
-    in_runtime(|| {
-        check(3, || {
-            let bulkhead = bulkhead(1, 1);
-            let held = bulkhead.try_acquire().unwrap();
-            let waiter = spawn_patient_waiter(&bulkhead);
-            drop(held);
-            waiter.join().unwrap();
-            assert_eq!(bulkhead.snapshot().admitted, 2);
-            assert_idle(&bulkhead);
-        });
-    });
-}
-
-/// A waiter cancelled while the holder releases: either it left the queue
-/// first (the slot goes back to the pool) or the slot was handed to it and
-/// its drop passes it on. No slot is lost and no count is left behind.
-#[test]
-fn a_cancelled_waiter_never_loses_the_slot() {
-    in_runtime(|| {
-        check(3, || {
-            let bulkhead = bulkhead(1, 1);
-            let held = bulkhead.try_acquire().unwrap();
-            let waiter = {
-                let bulkhead = Arc::clone(&bulkhead);
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    if let Poll::Ready(permit) = poll_once(&mut acquire) {
-                        drop(permit.expect("queued, not refused"));
-                    }
-                    drop(acquire);
-                })
-            };
-            drop(held);
-            waiter.join().unwrap();
-            assert_idle(&bulkhead);
-        });
-    });
-}
-
-/// Two waiters, one cancelled, one release: the slot reaches the waiter
-/// that stays, exactly once.
-#[test]
-fn a_release_skips_a_cancelled_waiter() {
-    in_runtime(|| {
-        check(2, || {
-            let bulkhead = bulkhead(1, 2);
-            let held = bulkhead.try_acquire().unwrap();
-            let patient = spawn_patient_waiter(&bulkhead);
-            let impatient = {
-                let bulkhead = Arc::clone(&bulkhead);
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    if let Poll::Ready(permit) = poll_once(&mut acquire) {
-                        drop(permit.expect("queued, not refused"));
-                    }
-                })
-            };
-            drop(held);
-            patient.join().unwrap();
-            impatient.join().unwrap();
-            assert_idle(&bulkhead);
-        });
-    });
-}
-
-/// Two slots, one queue place, and every kind of caller at once: a holder
-/// releasing, a caller that never waits, one that waits its turn and one
-/// that gives up. Never more than two run; at the end all is free.
-#[test]
-fn mixed_callers_never_oversubscribe_or_leak() {
-    in_runtime(|| {
-        check(2, || {
-            let bulkhead = bulkhead(2, 1);
-            let running = Arc::new(AtomicUsize::new(0));
-            let held = bulkhead.try_acquire().unwrap();
-            running.fetch_add(1, Ordering::SeqCst);
-            let enter = |running: &AtomicUsize| {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                assert!(now <= 2, "{now} calls running in a bulkhead of 2");
-                running.fetch_sub(1, Ordering::SeqCst);
-            };
-            let eager = {
-                let (bulkhead, running) = (Arc::clone(&bulkhead), Arc::clone(&running));
-                thread::spawn(move || {
-                    if let Ok(permit) = bulkhead.try_acquire() {
-                        enter(&running);
-                        drop(permit);
-                    }
-                })
-            };
-            let patient = {
-                let (bulkhead, running) = (Arc::clone(&bulkhead), Arc::clone(&running));
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    loop {
-                        match poll_once(&mut acquire) {
-                            Poll::Ready(Ok(permit)) => {
-                                enter(&running);
-                                break drop(permit);
-                            }
-                            Poll::Ready(Err(_full)) => break,
-                            Poll::Pending => thread::yield_now(),
-                        }
-                    }
-                })
-            };
-            let impatient = {
-                let (bulkhead, running) = (Arc::clone(&bulkhead), Arc::clone(&running));
-                thread::spawn(move || {
-                    let mut acquire: Acquire<'_> = Box::pin(bulkhead.acquire());
-                    match poll_once(&mut acquire) {
-                        Poll::Ready(Ok(permit)) => {
-                            enter(&running);
-                            drop(permit);
-                            false
-                        }
-                        Poll::Ready(Err(_full)) => false,
-                        // Cancelled while queued: counted neither admitted
-                        // nor rejected.
-                        Poll::Pending => true,
-                    }
-                })
-            };
-            running.fetch_sub(1, Ordering::SeqCst);
-            drop(held);
-            eager.join().unwrap();
-            patient.join().unwrap();
-            let gave_up = impatient.join().unwrap();
-            let view = bulkhead.snapshot();
-            assert_eq!(
-                view.admitted + view.rejected + u64::from(gave_up),
-                4,
-                "{view:?}"
+fn reset_racing_an_in_flight_trial() {
+    const OUTCOMES: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Cancel];
+    for outcome in OUTCOMES {
+        check(3, move || {
+            let breaker = breaker(
+                CircuitBreakerConfig::DEFAULT
+                    .threshold(1)
+                    .half_open_max(1)
+                    .success_threshold(1),
             );
-            assert_idle(&bulkhead);
+            open(&breaker);
+            let trial = breaker.try_acquire().unwrap();
+            assert!(trial.is_trial());
+            let operator = {
+                let breaker = Arc::clone(&breaker);
+                thread::spawn(move || breaker.reset())
+            };
+            match outcome {
+                Outcome::Success => trial.success(),
+                Outcome::Failure => trial.failure(),
+                _ => drop(trial),
+            }
+            operator.join().unwrap();
+            assert_eq!(breaker.state(), CircuitState::Closed, "{outcome:?}");
+            assert_admits(&breaker);
         });
+    }
+}
+
+/// `reconfigure` lowering `half_open_max` while trial callers race for
+/// slots: never more trials at once than the larger of the two limits,
+/// and an idle breaker admits again afterwards.
+#[test]
+fn reconfigure_racing_trial_callers() {
+    check(2, || {
+        let breaker = breaker(
+            CircuitBreakerConfig::DEFAULT
+                .threshold(1)
+                .half_open_max(2)
+                .success_threshold(2),
+        );
+        open(&breaker);
+        let trials = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = [Outcome::Success, Outcome::Cancel]
+            .into_iter()
+            .map(|outcome| {
+                let (breaker, trials) = (Arc::clone(&breaker), Arc::clone(&trials));
+                thread::spawn(move || {
+                    let Ok(permit) = breaker.try_acquire() else {
+                        return;
+                    };
+                    if permit.is_trial() {
+                        let now = trials.fetch_add(1, Ordering::SeqCst) + 1;
+                        assert!(now <= 2, "{now} trials in flight, limits 2 then 1");
+                        trials.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    match outcome {
+                        Outcome::Success => permit.success(),
+                        _ => drop(permit),
+                    }
+                })
+            })
+            .collect();
+        let lowered = breaker.config().half_open_max(1);
+        breaker.reconfigure(lowered).unwrap();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        assert_eq!(breaker.config(), lowered);
+        assert_eq!(trials.load(Ordering::SeqCst), 0);
+        assert_admits(&breaker);
     });
 }
