@@ -81,6 +81,8 @@ mod private;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
+mod schema;
+mod switch;
 mod sync;
 pub mod timeout;
 #[cfg(feature = "tower")]

@@ -403,7 +403,7 @@ impl Bulkhead {
         if crate::chaos::armed() {
             return None;
         }
-        if !crate::config::switch::bulkheads() {
+        if !crate::switch::bulkheads() {
             // Switched off by configuration: straight through.
             return Some(BulkheadSlot { _permit: None });
         }
@@ -417,7 +417,7 @@ impl Bulkhead {
     #[doc(hidden)]
     #[cold]
     pub async fn enter_slow(&self) -> Result<BulkheadSlot<'_>, Error> {
-        if !crate::config::switch::bulkheads() {
+        if !crate::switch::bulkheads() {
             return Ok(BulkheadSlot { _permit: None });
         }
         #[cfg(feature = "chaos")]

@@ -845,14 +845,14 @@ impl CircuitBreaker {
         if crate::chaos::armed() {
             return None;
         }
-        if !crate::config::switch::circuit_breakers() {
+        if !crate::switch::circuit_breakers() {
             return Some(CircuitPermit::new(self, Ticket::BYPASS));
         }
         self.closed_permit(self.load())
     }
 
     fn enter_now(&self) -> Result<CircuitPermit<'_>, Refusal> {
-        if !crate::config::switch::circuit_breakers() {
+        if !crate::switch::circuit_breakers() {
             return Ok(CircuitPermit::new(self, Ticket::BYPASS));
         }
         let word = self.load();

@@ -7,11 +7,8 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 
 use serde::{Serialize, Serializer};
 
-use super::schema::{self, key_list};
-use super::value::{Setting, Value};
 use super::{
     InvalidConfig, Item, KINDS, Layer, Overrides, PREFIX, Problem, SWITCHABLE, Source, key_of_kind,
-    switch,
 };
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
@@ -19,6 +16,9 @@ use crate::error::{ConfigError, PolicyKind};
 use crate::rate_limit::RateLimiter;
 use crate::registry::{Entry, Registry, Tabled, compose};
 use crate::retry::{RetryConfig, RetryPolicy};
+use crate::schema::{self, key_list};
+use crate::schema::{Setting, Value};
+use crate::switch;
 use crate::timeout::TimeoutPolicy;
 
 /// The per-kind switches of every layer; the registry keeps them under the

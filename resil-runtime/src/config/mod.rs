@@ -85,18 +85,15 @@
 
 mod apply;
 mod document;
-pub(crate) mod schema;
-pub(crate) mod switch;
-mod value;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::schema::Value;
 pub(crate) use apply::Switches;
 pub use apply::{PolicyConfiguration, SettingValue};
-pub use value::Value;
 
 use crate::error::PolicyKind;
 use crate::registry::registry;

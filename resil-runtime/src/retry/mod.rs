@@ -404,7 +404,7 @@ impl RetryRun<'_> {
             retry_if(error)
         };
         // Switched off by configuration: the first attempt is the only one.
-        if !retryable || !crate::config::switch::retries() {
+        if !retryable || !crate::switch::retries() {
             self.finish_failed(false);
             return RetryStep::Done(());
         }

@@ -19,12 +19,12 @@ use serde::Serialize;
 
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
-use crate::config::schema::{self, Field};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::health::{self, HealthReport, Status};
 use crate::keyed::KeyOptions;
 use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
+use crate::schema::{self, Field};
 use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
 pub(crate) use entry::{Entry, build, compose};
