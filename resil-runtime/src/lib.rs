@@ -77,11 +77,13 @@ mod keyed;
 mod live;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod outcome;
 mod private;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
 mod schema;
+mod status;
 mod switch;
 mod sync;
 pub mod timeout;

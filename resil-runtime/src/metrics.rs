@@ -51,9 +51,9 @@ use ::metrics::{
 };
 use tokio::time::Instant;
 
-use crate::circuit_breaker::CircuitState;
 use crate::error::{PolicyKind, PolicyName};
 use crate::registry::registry;
+use crate::status::CircuitState;
 
 /// `circuit_breaker_state{policy}`: 0 closed, 1 open, 2 half-open.
 pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";

@@ -5,12 +5,14 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 pub use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSlot};
+pub use crate::circuit_breaker::permit::settle;
 pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitPermit};
 pub use crate::error::Error;
+pub use crate::outcome::{Rejection, always, never, no_retry_after};
 pub use crate::rate_limit::{RateLimiter, RateLimiterConfig};
+pub use crate::retry::pause::sleep;
 pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetryStep};
 pub use crate::timeout::{TimeoutConfig, TimeoutPolicy};
 
@@ -22,77 +24,6 @@ pub use crate::keyed::{KeyedCircuitBreakerSite, KeyedSite};
 pub use crate::registry::Registered;
 use crate::registry::{Entry, Registry, Tabled, registry};
 pub use linkme;
-
-/// Whether the error an attempt ended with is an inner policy's refusal
-/// rather than the body's own: a retry tells "the dependency failed" from
-/// "we never called it", a breaker above does not count it, a
-/// `rejections_only` fallback answers only it.
-///
-/// The error itself has already become the function's `E` (through
-/// `From<resil::Error>`), so that every layer passes the body's own
-/// `Result<T, E>` on unchanged: no layer re-wraps the result, which would
-/// copy it once per layer on every call. This record travels beside it,
-/// made only where a policy refuses, to the layers that ask.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Rejection {
-    /// One word, as it lives in every protected call's future: 0 when
-    /// nothing was refused; else the refusal's `retry_after` in nanoseconds
-    /// plus one, or `u64::MAX` for a refusal without one.
-    state: u64,
-}
-
-impl Rejection {
-    const WITHOUT_RETRY_AFTER: u64 = u64::MAX;
-
-    /// Nothing refused yet.
-    pub const fn new() -> Self {
-        Self { state: 0 }
-    }
-
-    /// Whether the last error was a refusal.
-    #[inline]
-    pub fn is_set(&self) -> bool {
-        self.state != 0
-    }
-
-    /// When the refusing policy said to come back.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self.state {
-            0 | Self::WITHOUT_RETRY_AFTER => None,
-            nanos => Some(Duration::from_nanos(nanos - 1)),
-        }
-    }
-
-    /// The record of `error`'s refusal.
-    #[cold]
-    #[inline(never)]
-    pub fn of(error: &Error) -> Self {
-        let state = match error.retry_after() {
-            Some(after) => {
-                let nanos = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-                nanos.min(Self::WITHOUT_RETRY_AFTER - 2) + 1
-            }
-            None => Self::WITHOUT_RETRY_AFTER,
-        };
-        Self { state }
-    }
-}
-
-/// Tells a circuit breaker's permit how the call went; `ignore` picks the
-/// errors that say nothing about the dependency. (An inner policy's
-/// refusal never gets here: it leaves the permit unsettled, which counts
-/// it nowhere.)
-#[inline]
-pub fn settle<T, E, I>(permit: CircuitPermit<'_>, result: &Result<T, E>, ignore: I)
-where
-    I: Fn(&E) -> bool,
-{
-    match result {
-        Ok(_) => permit.success(),
-        Err(error) if ignore(error) => permit.ignored(),
-        Err(_) => permit.failure(),
-    }
-}
 
 /// A `static` per policy per annotated function: registers the policy on
 /// first use, then hands out a plain reference with one atomic load.
@@ -315,35 +246,6 @@ impl fmt::Display for Policies {
         }
         Ok(())
     }
-}
-
-/// Waits between attempts, on `tokio::time` so paused clocks drive it.
-///
-/// Boxed: a timer is large, and kept in the call's future it would make
-/// every call, the ones that never retry included, carry (and move) it.
-/// One allocation per wait is nothing next to the wait.
-#[cold]
-pub fn sleep(delay: Duration) -> std::pin::Pin<Box<tokio::time::Sleep>> {
-    Box::pin(tokio::time::sleep(delay))
-}
-
-/// The default `ignore`: no error is ignored.
-#[inline]
-pub fn never<E>(_: &E) -> bool {
-    false
-}
-
-/// The default `retry_if`: every error is retried.
-#[inline]
-pub fn always<E>(_: &E) -> bool {
-    true
-}
-
-/// The default `retry_after`: the body's errors say nothing about when to
-/// come back.
-#[inline]
-pub fn no_retry_after<E>(_: &E) -> Option<Duration> {
-    None
 }
 
 /// `E::from` for resil errors: every policy's refusal travels as the

@@ -16,6 +16,7 @@
 //! notion of a bounded queue; the state here keeps both counts in the word
 //! the fast path already reads.
 
+mod assess;
 mod config;
 mod permit;
 mod queue;
@@ -39,8 +40,8 @@ pub(crate) use permit::OwnedBulkheadPermit;
 use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
-use crate::health::Status;
 use crate::live::LiveBulkheadConfig;
+use crate::status::Status;
 use queue::Waiter;
 
 pub(crate) const MAX_SLOTS: u32 = 1 << 31;
@@ -360,7 +361,7 @@ impl Bulkhead {
             score: 1.0,
             config,
         };
-        let assessed = crate::health::assess_bulkhead(&snapshot);
+        let assessed = assess::assess_bulkhead(&snapshot);
         snapshot.health = assessed.status;
         snapshot.score = assessed.score;
         snapshot

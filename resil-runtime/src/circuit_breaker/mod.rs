@@ -52,9 +52,10 @@
 //! longer is slow, whether it succeeded or failed, and is recorded as such
 //! in the window. A slow half-open trial counts as a failed trial.
 
+mod assess;
 mod config;
 mod observers;
-mod permit;
+pub(crate) mod permit;
 mod reconfigure;
 mod state;
 mod time_window;
@@ -79,8 +80,8 @@ use crate::clock;
 use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
-use crate::health::Status;
 use crate::live::LiveCircuitBreakerConfig;
+use crate::status::Status;
 use permit::Ticket;
 use state::Word;
 use time_window::TimeWindow;
@@ -788,8 +789,7 @@ impl CircuitBreaker {
             score: 1.0,
             config: self.config.load(),
         };
-        let assessed =
-            crate::health::assess_circuit_breaker(&snapshot, word.deadline_micros() <= now);
+        let assessed = assess::assess_circuit_breaker(&snapshot, word.deadline_micros() <= now);
         snapshot.health = assessed.status;
         snapshot.score = assessed.score;
         snapshot
@@ -827,7 +827,7 @@ impl CircuitBreaker {
             },
         };
         let result = call.await;
-        crate::private::settle(permit, &result, crate::private::never);
+        permit::settle(permit, &result, crate::outcome::never);
         result
     }
 

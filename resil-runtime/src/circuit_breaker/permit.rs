@@ -255,3 +255,19 @@ impl fmt::Debug for CircuitPermit<'_> {
             .finish()
     }
 }
+
+/// Tells a circuit breaker's permit how the call went; `ignore` picks the
+/// errors that say nothing about the dependency. (An inner policy's
+/// refusal never gets here: it leaves the permit unsettled, which counts
+/// it nowhere.)
+#[inline]
+pub fn settle<T, E, I>(permit: CircuitPermit<'_>, result: &Result<T, E>, ignore: I)
+where
+    I: Fn(&E) -> bool,
+{
+    match result {
+        Ok(_) => permit.success(),
+        Err(error) if ignore(error) => permit.ignored(),
+        Err(_) => permit.failure(),
+    }
+}

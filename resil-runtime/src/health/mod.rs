@@ -49,47 +49,8 @@ use crate::bulkhead::{Bulkhead, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerSnapshot, CircuitState};
 use crate::error::{PolicyKind, PolicyName};
 use crate::registry::{Snapshot, registry};
-
-/// How well a policy, or the whole program, is doing.
-///
-/// Ordered from best to worst, so `max()` of several is the worst.
-///
-/// ```
-/// use resil::health::Status;
-/// assert!(Status::Healthy < Status::Degraded && Status::Degraded < Status::Unhealthy);
-/// assert_eq!(serde_json::to_string(&Status::Degraded).unwrap(), r#""degraded""#);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Working normally.
-    Healthy,
-    /// Working, with failures or pressure showing.
-    Degraded,
-    /// Refusing calls.
-    Unhealthy,
-}
-
-impl Status {
-    /// The status as a `snake_case` string.
-    ///
-    /// ```
-    /// assert_eq!(resil::health::Status::Unhealthy.as_str(), "unhealthy");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Healthy => "healthy",
-            Self::Degraded => "degraded",
-            Self::Unhealthy => "unhealthy",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::status::Status;
+use crate::status::overall;
 
 /// The health of one policy.
 ///
@@ -173,92 +134,6 @@ impl HealthReport {
 /// ```
 pub fn report() -> HealthReport {
     registry().health()
-}
-
-/// Overall status and score of `(is a breaker, status, score)` triples.
-pub(crate) fn overall(policies: impl Iterator<Item = (bool, Status, f64)>) -> (Status, f64) {
-    let (mut breakers, mut unhealthy_breakers, mut count, mut sum) = (0, 0, 0, 0.0);
-    let mut worst = Status::Healthy;
-    for (breaker, status, score) in policies {
-        if breaker {
-            breakers += 1;
-            if status == Status::Unhealthy {
-                unhealthy_breakers += 1;
-            }
-        }
-        worst = worst.max(status);
-        count += 1;
-        sum += score;
-    }
-    let status = if breakers > 0 && unhealthy_breakers == breakers {
-        Status::Unhealthy
-    } else if worst > Status::Healthy {
-        Status::Degraded
-    } else {
-        Status::Healthy
-    };
-    let score = if count == 0 { 1.0 } else { sum / count as f64 };
-    (status, score)
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Assessment {
-    pub(crate) status: Status,
-    pub(crate) score: f64,
-}
-
-/// `open_ready`: an open breaker's timeout has run out.
-pub(crate) fn assess_circuit_breaker(
-    snapshot: &CircuitBreakerSnapshot,
-    open_ready: bool,
-) -> Assessment {
-    let config = &snapshot.config;
-    let (status, score) = match snapshot.state {
-        CircuitState::Open if open_ready => (Status::Unhealthy, 0.1),
-        CircuitState::Open | CircuitState::ForcedOpen => (Status::Unhealthy, 0.0),
-        CircuitState::HalfOpen => {
-            let successes = snapshot.trial_successes.unwrap_or(0);
-            let progress = f64::from(successes) / f64::from(config.success_threshold.max(1));
-            (Status::Degraded, 0.25 + 0.25 * progress.min(1.0))
-        }
-        CircuitState::Closed | CircuitState::ForcedClosed => {
-            let streak =
-                f64::from(snapshot.consecutive_failures) / f64::from(config.threshold.max(1));
-            let rate = match (snapshot.failure_rate, config.failure_rate) {
-                (Some(rate), Some(limit)) if snapshot.window_calls.unwrap_or(0) > 0 => rate / limit,
-                _ => 0.0,
-            };
-            let pressure = streak.max(rate).clamp(0.0, 1.0);
-            let status = if snapshot.consecutive_failures > 0 || rate >= 0.5 {
-                Status::Degraded
-            } else {
-                Status::Healthy
-            };
-            (status, 1.0 - 0.5 * pressure)
-        }
-    };
-    Assessment { status, score }
-}
-
-pub(crate) fn assess_bulkhead(snapshot: &BulkheadSnapshot) -> Assessment {
-    let config = &snapshot.config;
-    let capacity = u64::from(config.max_concurrent) + u64::from(config.queue);
-    let used = u64::from(snapshot.in_flight) + u64::from(snapshot.queued);
-    let occupancy = if capacity == 0 {
-        0.0
-    } else {
-        (used as f64 / capacity as f64).min(1.0)
-    };
-    let full = snapshot.in_flight >= config.max_concurrent;
-    let status = if full && (snapshot.queued > 0 || config.queue == 0) {
-        Status::Degraded
-    } else {
-        Status::Healthy
-    };
-    Assessment {
-        status,
-        score: 1.0 - 0.5 * occupancy,
-    }
 }
 
 fn circuit_breaker_health(snapshot: &CircuitBreakerSnapshot) -> PolicyHealth {

@@ -20,11 +20,12 @@ use serde::Serialize;
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
-use crate::health::{self, HealthReport, Status};
+use crate::health::HealthReport;
 use crate::keyed::KeyOptions;
 use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
 use crate::schema::{self, Field};
+use crate::status::{Status, overall};
 use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
 pub(crate) use entry::{Entry, build, compose};
@@ -586,7 +587,7 @@ impl Registry {
             .collect();
         let bulkheads: Vec<BulkheadSnapshot> =
             self.bulkheads.all().iter().map(|b| b.snapshot()).collect();
-        let (status, score) = health::overall(
+        let (status, score) = overall(
             circuit_breakers
                 .iter()
                 .map(|b| (true, b.health, b.score))

@@ -12,6 +12,7 @@
 //! memory to be copied out (measured at about 10 ns a call).
 
 mod config;
+pub(crate) mod pause;
 mod reconfigure;
 
 use crate::sync::AtomicU64;
@@ -28,7 +29,7 @@ use crate::counter::Counter;
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::live::LiveRetryConfig;
-use crate::private::Rejection;
+use crate::outcome::Rejection;
 
 /// A named retry policy: its settings and its statistics.
 ///
@@ -188,9 +189,9 @@ impl RetryPolicy {
         let mut run = self.start();
         loop {
             let result = attempt().await;
-            match run.next(result, crate::private::always, |_| None) {
+            match run.next(result, crate::outcome::always, |_| None) {
                 RetryStep::Done(result) => return result,
-                RetryStep::Retry(delay) => crate::private::sleep(delay).await,
+                RetryStep::Retry(delay) => pause::sleep(delay).await,
             }
         }
     }
@@ -286,7 +287,7 @@ impl RetryRun<'_> {
         P: Fn(&E) -> bool,
         D: Fn(&E) -> Option<String>,
     {
-        self.next_hinted(result, retry_if, crate::private::no_retry_after, describe)
+        self.next_hinted(result, retry_if, crate::outcome::no_retry_after, describe)
     }
 
     /// [`next`](Self::next), honouring the wait an error asks for.

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
 use crate::live::LiveTimeoutConfig;
-use crate::private::Rejection;
+use crate::outcome::Rejection;
 use crate::sync::AtomicU64;
 
 mod reconfigure;
@@ -175,7 +175,7 @@ impl TimeoutPolicy {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        let call = async { (call.await, crate::private::Rejection::new()) };
+        let call = async { (call.await, Rejection::new()) };
         self.run(call, E::from).await.0
     }
 
