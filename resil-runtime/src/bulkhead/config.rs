@@ -83,3 +83,12 @@ impl Default for BulkheadConfig {
         Self::DEFAULT
     }
 }
+
+crate::live::live_config! {
+    /// A bulkhead's settings.
+    LiveBulkheadConfig for BulkheadConfig {
+        max_concurrent: u32,
+        queue: u32,
+        wait: Duration,
+    }
+}

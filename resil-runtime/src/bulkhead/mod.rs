@@ -40,8 +40,8 @@ pub(crate) use permit::OwnedBulkheadPermit;
 use crate::counter::Counter;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
-use crate::live::LiveBulkheadConfig;
 use crate::status::Status;
+pub(crate) use config::LiveBulkheadConfig;
 use queue::Waiter;
 
 pub(crate) const MAX_SLOTS: u32 = 1 << 31;

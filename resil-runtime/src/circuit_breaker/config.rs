@@ -232,3 +232,27 @@ impl Default for CircuitBreakerConfig {
         Self::DEFAULT
     }
 }
+
+crate::live::live_config! {
+    /// A circuit breaker's settings.
+    LiveCircuitBreakerConfig for CircuitBreakerConfig {
+        threshold: u32,
+        failure_rate: Option<f64>,
+        window: u32,
+        time_window: Option<Duration>,
+        min_calls: Option<u32>,
+        timeout: Duration,
+        half_open_max: u32,
+        success_threshold: u32,
+        slow_call: Option<Duration>,
+        slow_rate: Option<f64>,
+    }
+}
+
+impl LiveCircuitBreakerConfig {
+    /// [`CircuitBreakerConfig::effective_min_calls`] of the live settings.
+    #[inline]
+    pub(crate) fn effective_min_calls(&self) -> u32 {
+        self.min_calls().unwrap_or_else(|| self.window())
+    }
+}

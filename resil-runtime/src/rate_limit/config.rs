@@ -120,3 +120,14 @@ impl Default for RateLimiterConfig {
         Self::DEFAULT
     }
 }
+
+crate::live::live_config! {
+    /// A rate limiter's settings. The limiter also keeps the nanosecond
+    /// figures its hot path uses, derived from these, in atomics of its own.
+    LiveRateLimiterConfig for RateLimiterConfig {
+        rate: u32,
+        per: Duration,
+        burst: Option<u32>,
+        wait: Duration,
+    }
+}

@@ -47,8 +47,8 @@ pub use config::RateLimiterConfig;
 use crate::clock;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events;
-use crate::live::LiveRateLimiterConfig;
 use crate::sync::{AtomicI64, AtomicU64};
+pub(crate) use config::LiveRateLimiterConfig;
 
 /// A rate limiter: `rate` calls `per` period with bursts of `burst`; a call
 /// over the limit waits up to `wait` for its turn, or is rejected with

@@ -28,8 +28,8 @@ pub use config::{Backoff, Jitter, RetryConfig};
 use crate::counter::Counter;
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
-use crate::live::LiveRetryConfig;
 use crate::outcome::Rejection;
+pub(crate) use config::LiveRetryConfig;
 
 /// A named retry policy: its settings and its statistics.
 ///

@@ -21,7 +21,6 @@ use serde::Serialize;
 
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
-use crate::live::LiveTimeoutConfig;
 use crate::outcome::Rejection;
 use crate::sync::AtomicU64;
 
@@ -221,5 +220,12 @@ impl fmt::Debug for TimeoutPolicy {
             .field("name", &self.name)
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+crate::live::live_config! {
+    /// A timeout's settings.
+    LiveTimeoutConfig for TimeoutConfig {
+        duration: Duration,
     }
 }
