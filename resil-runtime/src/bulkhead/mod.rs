@@ -18,6 +18,8 @@
 
 mod assess;
 mod config;
+#[cfg(feature = "chaos")]
+mod fault;
 mod permit;
 mod queue;
 mod reconfigure;
@@ -422,7 +424,7 @@ impl Bulkhead {
             return Ok(BulkheadSlot { _permit: None });
         }
         #[cfg(feature = "chaos")]
-        let latency = crate::chaos::at_bulkhead(self)?;
+        let latency = fault::at_bulkhead(self)?;
         let permit = self.acquire().await?;
         // An injected latency holds the slot, as a slow dependency would.
         #[cfg(feature = "chaos")]

@@ -54,6 +54,8 @@
 
 mod assess;
 mod config;
+#[cfg(feature = "chaos")]
+mod fault;
 mod observers;
 pub(crate) mod permit;
 mod reconfigure;
@@ -870,7 +872,7 @@ impl CircuitBreaker {
     pub async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Refusal> {
         #[cfg(feature = "chaos")]
         {
-            let latency = crate::chaos::at_circuit_breaker(self)?;
+            let latency = fault::at_circuit_breaker(self)?;
             let permit = self.enter_now()?;
             if let Some(latency) = latency {
                 tokio::time::sleep(latency).await;

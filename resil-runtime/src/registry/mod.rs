@@ -307,10 +307,12 @@ impl<P: Tabled> Table<P> {
             Some(entry) => entry,
             None => {
                 let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-                Arc::clone(
-                    map.entry(name.clone())
-                        .or_insert_with(|| Arc::new(Entry::new(name.clone(), code, keys))),
-                )
+                Arc::clone(map.entry(name.clone()).or_insert_with(|| {
+                    if keys.is_none() {
+                        enrol::<P>(&name);
+                    }
+                    Arc::new(Entry::new(name.clone(), code, keys))
+                }))
             }
         };
         if entry.code == code && entry.keys.is_some() == keys.is_some() {
@@ -342,6 +344,9 @@ impl<P: Tabled> Table<P> {
             suffix += 1;
             candidate = PolicyName::from(format!("{name}#{suffix}"));
         }
+        if keys.is_none() {
+            enrol::<P>(&candidate);
+        }
         let entry = Arc::new(Entry::new(candidate.clone(), code, keys));
         map.insert(candidate, Arc::clone(&entry));
         entry
@@ -354,6 +359,15 @@ impl<P: Tabled> Table<P> {
             .flat_map(|entry| entry.live())
             .collect()
     }
+}
+
+/// Tells fault injection that an unkeyed policy is declared under `name`
+/// (a look-up by that name finds it), so that a fault there is resolved
+/// when the policy is declared, not by a look-up here on a call.
+#[cfg_attr(not(feature = "chaos"), allow(unused_variables))]
+fn enrol<P: Tabled>(name: &PolicyName) {
+    #[cfg(feature = "chaos")]
+    crate::chaos::enrol(P::KIND, name.as_str());
 }
 
 /// Policies that know their name.
