@@ -76,6 +76,8 @@ pub mod http;
 mod keyed;
 mod live;
 #[cfg(feature = "metrics")]
+mod meter;
+#[cfg(feature = "metrics")]
 pub mod metrics;
 mod outcome;
 mod private;

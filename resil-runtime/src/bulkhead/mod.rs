@@ -253,7 +253,7 @@ impl Bulkhead {
         let outcome = tokio::time::timeout(self.config.wait(), wait).await;
         let waited = started.elapsed();
         #[cfg(feature = "metrics")]
-        crate::metrics::bulkhead_wait(&self.name, waited);
+        crate::meter::bulkhead_wait(&self.name, waited);
         self.counters.wait_micros.fetch_add(
             crate::clock::saturating_micros(waited) as u64,
             Ordering::Relaxed,

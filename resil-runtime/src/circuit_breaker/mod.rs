@@ -419,8 +419,8 @@ impl CircuitBreaker {
     fn refuse(&self, retry_after: Duration) -> Refusal {
         self.counters.rejected.increment();
         #[cfg(feature = "metrics")]
-        if crate::metrics::call_timing() {
-            crate::metrics::call_duration(&self.name, "rejected", Duration::ZERO);
+        if crate::meter::call_timing() {
+            crate::meter::call_duration(&self.name, "rejected", Duration::ZERO);
         }
         tracing::debug!(target: "resil", policy = %self.name, retry_after_ms = retry_after.as_millis() as u64, "circuit breaker rejected a call");
         events::rejected(&self.name, PolicyKind::CircuitBreaker, || {
@@ -466,7 +466,7 @@ impl CircuitBreaker {
     #[inline]
     fn ticket(&self, generation: u16, trial: bool) -> Ticket {
         #[cfg(feature = "metrics")]
-        let metered = crate::metrics::call_timing();
+        let metered = crate::meter::call_timing();
         #[cfg(not(feature = "metrics"))]
         let metered = false;
         let started = (metered || self.config.slow_call().is_some()).then(clock::now_micros);
@@ -657,7 +657,7 @@ impl CircuitBreaker {
         self.last_transition_micros
             .store(clock::now_micros(), Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        crate::metrics::transition(&self.name, from, to);
+        crate::meter::transition(&self.name, from, to);
         if observers::any() {
             observers::notify(self, from, to);
         }

@@ -102,7 +102,7 @@ impl Ticket {
         if self.0 & Self::METERED != 0
             && let Some(micros) = self.elapsed_micros(crate::clock::now_micros())
         {
-            crate::metrics::call_duration(
+            crate::meter::call_duration(
                 breaker.name(),
                 outcome,
                 std::time::Duration::from_micros(micros),

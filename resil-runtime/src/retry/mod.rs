@@ -414,7 +414,7 @@ impl RetryRun<'_> {
             self.finish_failed(true);
             tracing::warn!(target: "resil", policy = %self.policy.name, attempts = self.attempt, error = described.as_deref().unwrap_or("?"), "retries exhausted");
             #[cfg(feature = "metrics")]
-            crate::metrics::retries_exhausted(&self.policy.name);
+            crate::meter::retries_exhausted(&self.policy.name);
             self.announce_gave_up();
             return RetryStep::Done(());
         }
@@ -438,7 +438,7 @@ impl RetryRun<'_> {
         }
         counters.retries.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        crate::metrics::retry(&self.policy.name, self.attempt + 1);
+        crate::meter::retry(&self.policy.name, self.attempt + 1);
         tracing::info!(target: "resil", policy = %self.policy.name, attempt = self.attempt, delay_ms = delay.as_millis() as u64, error = described.as_deref().unwrap_or("?"), "retrying");
         events::emit(
             &self.policy.name,
