@@ -73,7 +73,6 @@ mod error;
 pub mod events;
 pub mod health;
 pub mod http;
-mod keyed;
 mod live;
 #[cfg(feature = "metrics")]
 mod meter;
@@ -85,6 +84,7 @@ pub mod rate_limit;
 mod registry;
 pub mod retry;
 mod schema;
+mod site;
 mod status;
 mod switch;
 mod sync;
@@ -99,8 +99,8 @@ pub use circuit_breaker::{
 };
 pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
-pub use keyed::DEFAULT_MAX_KEYS;
 pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
+pub use registry::DEFAULT_MAX_KEYS;
 pub use registry::{PolicyId, Registry, Snapshot, registry};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
 pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 pub use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSlot};
@@ -17,111 +16,16 @@ pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, Retr
 pub use crate::timeout::{TimeoutConfig, TimeoutPolicy};
 
 pub use crate::declared::{
-    BulkheadPolicy, CircuitBreakerPolicy, DECLARATIONS, Declaration, RetryPolicyDecl,
-    bulkhead_policy, circuit_breaker_policy, declared_policy, retry_policy,
+    BulkheadPolicy, CircuitBreakerPolicy, RetryPolicyDecl, bulkhead_policy, circuit_breaker_policy,
+    declared_policy, retry_policy,
 };
-pub use crate::keyed::{KeyedCircuitBreakerSite, KeyedSite};
 pub use crate::registry::Registered;
-use crate::registry::{Entry, Registry, Tabled, registry};
+pub use crate::registry::{DECLARATIONS, Declaration};
+pub use crate::site::{
+    BulkheadSite, CircuitBreakerSite, KeyedCircuitBreakerSite, KeyedSite, RateLimiterSite,
+    RetrySite, Site, TimeoutSite,
+};
 pub use linkme;
-
-/// A `static` per policy per annotated function: registers the policy on
-/// first use, then hands out a plain reference with one atomic load.
-#[allow(private_bounds)]
-pub struct Site<P: Tabled> {
-    name: &'static str,
-    shared: bool,
-    config: P::Config,
-    /// The registry's entry, found by the start-up walk or the first call.
-    entry: OnceLock<Arc<Entry<P>>>,
-    policy: OnceLock<Arc<P>>,
-}
-
-/// The call site of a `#[circuit_breaker]`.
-pub type CircuitBreakerSite = Site<CircuitBreaker>;
-/// The call site of a `#[bulkhead]`.
-pub type BulkheadSite = Site<Bulkhead>;
-/// The call site of a `#[retry]`.
-pub type RetrySite = Site<RetryPolicy>;
-/// The call site of a `#[timeout]`.
-pub type TimeoutSite = Site<TimeoutPolicy>;
-/// The call site of a `#[rate_limit]`.
-pub type RateLimiterSite = Site<RateLimiter>;
-
-#[allow(private_bounds, private_interfaces)]
-impl<P: Tabled> Site<P> {
-    /// A site of the policy named `name`, shared with every other site that
-    /// names it; registered with `config` when first used.
-    pub const fn new(name: &'static str, config: P::Config) -> Self {
-        Self {
-            name,
-            shared: true,
-            config,
-            entry: OnceLock::new(),
-            policy: OnceLock::new(),
-        }
-    }
-
-    /// A site with a policy of its own, registered under `default_name`
-    /// (the function's path), or `default_name#2`, `#3`, ... when another
-    /// function of the same path already has one (an inner `fn` of the
-    /// same name in another function, a method of the same name on
-    /// another type).
-    pub const fn unnamed(default_name: &'static str, config: P::Config) -> Self {
-        Self {
-            name: default_name,
-            shared: false,
-            config,
-            entry: OnceLock::new(),
-            policy: OnceLock::new(),
-        }
-    }
-
-    /// The policy, registered on the first call.
-    #[inline]
-    pub fn get(&'static self) -> &'static P {
-        match self.policy.get() {
-            Some(policy) => policy,
-            None => self.init(),
-        }
-    }
-
-    #[cold]
-    fn init(&'static self) -> &'static P {
-        // The start-up walk declares this site too: run it first, outside
-        // the `OnceLock`s.
-        let registry = registry();
-        let entry = self.entry.get_or_init(|| self.declare_in(registry));
-        self.policy.get_or_init(|| entry.policy())
-    }
-
-    /// The name the site was declared with.
-    pub(crate) const fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The settings the site was declared with.
-    pub(crate) fn config(&self) -> P::Config {
-        self.config
-    }
-
-    fn declare_in(&self, registry: &Registry) -> Arc<Entry<P>> {
-        registry.declare::<P>(self.name, self.config, self.shared, None)
-    }
-}
-
-impl<P: Tabled> Declaration for Site<P> {
-    fn declare(&'static self, registry: &Registry) {
-        self.entry.get_or_init(|| self.declare_in(registry));
-    }
-}
-
-#[allow(private_bounds)]
-impl<P: Tabled> fmt::Debug for Site<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Site").field("name", &self.name).finish()
-    }
-}
 
 /// The span of one attempt of a protected call (or of the whole call,
 /// without `#[retry]`), if a subscriber records it; see [`attempt_span`].

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Arc, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::{Serialize, Serializer};
 
@@ -21,8 +21,8 @@ use crate::schema::{Setting, Value};
 use crate::switch;
 use crate::timeout::TimeoutPolicy;
 
-/// The per-kind switches of every layer; the registry keeps them under the
-/// lock that serialises configuration changes.
+/// The per-kind switches of every layer, kept under the lock that
+/// serialises configuration changes.
 #[derive(Debug)]
 pub(crate) struct Switches {
     /// By kind (`KINDS` order), then layer (file, environment, run time).
@@ -45,6 +45,11 @@ impl Switches {
         }
     }
 }
+
+/// Serialises configuration changes, so each is checked and applied whole,
+/// and holds the switches they set. Here rather than in the registry: only
+/// configuration takes it.
+static CONFIGURING: Mutex<Switches> = Mutex::new(Switches::new());
 
 /// One setting a source asks for, before it is checked.
 struct Wanted {
@@ -132,10 +137,7 @@ impl Registry {
     /// ```
     pub fn apply(&self, overrides: &Overrides) -> Result<(), InvalidConfig> {
         let layer = overrides.source.layer();
-        let mut switches = self
-            .configuring
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut switches = CONFIGURING.lock().unwrap_or_else(PoisonError::into_inner);
         let mut problems = overrides.problems.clone();
         let mut wanted = Vec::new();
         let mut flips = Vec::new();

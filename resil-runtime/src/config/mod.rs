@@ -92,7 +92,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::schema::Value;
-pub(crate) use apply::Switches;
 pub use apply::{PolicyConfiguration, SettingValue};
 
 use crate::error::PolicyKind;

@@ -48,7 +48,7 @@ use serde::Serialize;
 use crate::bulkhead::{Bulkhead, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerSnapshot, CircuitState};
 use crate::error::{PolicyKind, PolicyName};
-use crate::registry::{Snapshot, registry};
+use crate::registry::{Registry, Snapshot, registry};
 pub use crate::status::Status;
 use crate::status::overall;
 
@@ -122,6 +122,19 @@ impl HealthReport {
             score,
             policies,
         }
+    }
+}
+
+impl Registry {
+    /// Every circuit breaker's and bulkhead's health, and overall; see
+    /// [`health`](crate::health).
+    ///
+    /// ```
+    /// let report = resil::registry().health();
+    /// assert!(report.score >= 0.0 && report.score <= 1.0);
+    /// ```
+    pub fn health(&self) -> HealthReport {
+        HealthReport::from_snapshot(&self.snapshot())
     }
 }
 

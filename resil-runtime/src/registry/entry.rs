@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::Tabled;
+use super::{KeyOptions, Keys};
 use crate::error::PolicyName;
-use crate::keyed::{KeyOptions, Keys};
 use crate::schema::Field;
 use crate::schema::Value;
 

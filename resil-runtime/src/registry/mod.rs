@@ -9,7 +9,9 @@
 //! look policies up by name: the hot path holds a direct reference in its
 //! call site's `static`, so the locks here are never touched per call.
 
+mod declare;
 pub(crate) mod entry;
+mod keys;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,15 +22,16 @@ use serde::Serialize;
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
-use crate::health::HealthReport;
-use crate::keyed::KeyOptions;
 use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
 use crate::schema::{self, Field};
 use crate::status::{Status, overall};
 use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
+pub use declare::{DECLARATIONS, Declaration};
 pub(crate) use entry::{Entry, build, compose};
+pub use keys::DEFAULT_MAX_KEYS;
+pub(crate) use keys::{KeyOptions, Keys};
 
 static REGISTRY: Registry = Registry::new();
 static START: Once = Once::new();
@@ -56,7 +59,7 @@ static START: Once = Once::new();
 /// assert!(found);
 /// ```
 pub fn registry() -> &'static Registry {
-    START.call_once(|| crate::declared::declare_all(&REGISTRY));
+    START.call_once(|| declare::declare_all(&REGISTRY));
     &REGISTRY
 }
 
@@ -68,9 +71,6 @@ pub struct Registry {
     timeouts: Table<TimeoutPolicy>,
     rate_limiters: Table<RateLimiter>,
     conflicts: Mutex<Vec<ConfigError>>,
-    /// Serialises configuration changes, so each is checked and applied
-    /// whole.
-    pub(crate) configuring: Mutex<crate::config::Switches>,
 }
 
 /// A policy's kind and name.
@@ -401,7 +401,6 @@ impl Registry {
             timeouts: Table::new(),
             rate_limiters: Table::new(),
             conflicts: Mutex::new(Vec::new()),
-            configuring: Mutex::new(crate::config::Switches::new()),
         }
     }
 
@@ -622,17 +621,6 @@ impl Registry {
                 .map(|r| r.snapshot())
                 .collect(),
         }
-    }
-
-    /// Every circuit breaker's and bulkhead's health, and overall; see
-    /// [`health`](crate::health).
-    ///
-    /// ```
-    /// let report = resil::registry().health();
-    /// assert!(report.score >= 0.0 && report.score <= 1.0);
-    /// ```
-    pub fn health(&self) -> HealthReport {
-        HealthReport::from_snapshot(&self.snapshot())
     }
 
     /// Resets the policy `name` of `kind` (state and counters).
