@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ::metrics::{counter, gauge, histogram};
-use tokio::time::Instant;
 
 use crate::error::PolicyName;
 use crate::status::CircuitState;
@@ -95,11 +94,13 @@ pub(crate) fn bulkhead_wait(policy: &PolicyName, waited: Duration) {
     histogram!(BULKHEAD_WAIT, "policy" => policy.to_label()).record(waited.as_secs_f64());
 }
 
-/// When the call starting now began, if call timing is on.
+/// When the call starting now began, if call timing is on. Only the tower
+/// layer times calls this way.
+#[cfg(feature = "tower")]
 #[inline]
-pub(crate) fn timing_start() -> Option<Instant> {
+pub(crate) fn timing_start() -> Option<tokio::time::Instant> {
     if CALL_TIMING.load(Ordering::Relaxed) {
-        Some(Instant::now())
+        Some(tokio::time::Instant::now())
     } else {
         None
     }
