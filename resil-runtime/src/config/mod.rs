@@ -85,6 +85,9 @@
 
 mod apply;
 mod document;
+mod env;
+mod methods;
+mod report;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -92,7 +95,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::schema::Value;
-pub use apply::{PolicyConfiguration, SettingValue};
+pub use report::{PolicyConfiguration, SettingValue};
 
 use crate::error::PolicyKind;
 use crate::registry::registry;
