@@ -1,3 +1,7 @@
+//! A bulkhead's settings ([`BulkheadConfig`]), with their `const` builder
+//! (so the macros can put one in a `static`) and `validate`, and the
+//! bulkhead's live copy of them (`LiveBulkheadConfig`, see `crate::live`).
+
 use std::time::Duration;
 
 use serde::Serialize;

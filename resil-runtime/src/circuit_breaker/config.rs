@@ -1,3 +1,8 @@
+//! A breaker's settings ([`CircuitBreakerConfig`]), with their `const`
+//! builder (so the macros can put one in a `static`) and `validate`, and
+//! the breaker's live copy of them (`LiveCircuitBreakerConfig`, see
+//! `crate::live`), which the hot path reads one field at a time.
+
 use std::time::Duration;
 
 use serde::Serialize;

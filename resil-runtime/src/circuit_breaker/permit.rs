@@ -1,3 +1,11 @@
+//! What a call holds while it runs through a breaker: [`CircuitPermit`],
+//! two words (the breaker and a packed `Ticket` of generation, trial flag
+//! and start time) so that it lives cheaply across the call's await, its
+//! owned form for the tower layer, and `settle`, which the generated code
+//! uses to report an outcome. A permit dropped without an outcome counts a
+//! failure while a panic unwinds and otherwise only gives its trial slot
+//! back.
+
 use std::fmt;
 use std::mem::ManuallyDrop;
 #[cfg(feature = "tower")]

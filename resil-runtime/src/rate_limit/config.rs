@@ -1,3 +1,8 @@
+//! A rate limiter's settings ([`RateLimiterConfig`]), with their `const`
+//! builder (so the macros can put one in a `static`) and `validate`, and
+//! the limiter's live copy of them (`LiveRateLimiterConfig`, see
+//! `crate::live`).
+
 use std::time::Duration;
 
 use serde::Serialize;

@@ -1,3 +1,8 @@
+//! A retry policy's settings ([`RetryConfig`], [`Backoff`], [`Jitter`]),
+//! with their `const` builder (so the macros can put one in a `static`)
+//! and `validate`, and the policy's live copy of them (`LiveRetryConfig`,
+//! see `crate::live`, with the cell encoding of `Backoff` and `Jitter`).
+
 use std::time::Duration;
 
 use serde::Serialize;
