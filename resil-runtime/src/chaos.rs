@@ -56,7 +56,7 @@
 //! "what is injected into this name, and is there a breaker or a bulkhead
 //! of that name to take it". The policies call it from their cold entry
 //! (`circuit_breaker/fault.rs`, `bulkhead/fault.rs`), and the registry
-//! [`enrol`]s each breaker and bulkhead as it is declared, so a call finds
+//! enrols each breaker and bulkhead as it is declared, so a call finds
 //! everything it needs in the one look-up of its own name it makes while
 //! a fault is injected somewhere, never through the registry.
 

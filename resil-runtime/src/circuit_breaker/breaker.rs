@@ -18,7 +18,7 @@ use crate::sync::{AtomicI64, AtomicU64};
 ///
 /// It opens after `threshold` consecutive failures, or when `failure_rate`
 /// is reached over the last `window` calls once `min_calls` were seen. While
-/// open it rejects at once with [`Error::CircuitOpen`]. After `timeout` it
+/// open it rejects at once with [`Error::CircuitOpen`](crate::Error::CircuitOpen). After `timeout` it
 /// lets `half_open_max` trial calls through; `success_threshold` successes
 /// close it, one failure opens it again and restarts the timer.
 ///
@@ -110,7 +110,7 @@ impl CircuitBreaker {
     /// callbacks after it. A panicking callback is logged and skipped. A
     /// change is seen shortly after it happens, not at once: to react within
     /// the same task, use [`state`](Self::state) or
-    /// [`events::subscribe`].
+    /// [`events::subscribe`](crate::events::subscribe).
     ///
     /// ```
     /// use std::sync::mpsc;

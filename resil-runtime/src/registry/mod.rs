@@ -106,9 +106,9 @@ pub struct PolicyId {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// Overall health, as in [`HealthReport::status`].
+    /// Overall health, as in [`HealthReport::status`](crate::health::HealthReport::status).
     pub status: Status,
-    /// Overall score, as in [`HealthReport::score`].
+    /// Overall score, as in [`HealthReport::score`](crate::health::HealthReport::score).
     pub score: f64,
     /// Declarations that gave one name different settings (see
     /// [`Registry::conflicts`]), as messages; empty when all is well.
