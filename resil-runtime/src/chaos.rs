@@ -157,11 +157,14 @@ pub fn inject(name: impl Into<String>, fault: Fault) -> Result<(), ConfigError> 
 pub fn clear(name: &str) {
     let mut map = POINTS.write().unwrap_or_else(PoisonError::into_inner);
     if let Some(point) = map.get_mut(name) {
+        let had_faults = !point.faults.is_empty();
         point.faults = Faults::default();
         if !point.is_enrolled() {
             map.remove(name);
         }
-        tracing::warn!(target: "resil", policy = %name, "chaos: faults cleared");
+        if had_faults {
+            tracing::warn!(target: "resil", policy = %name, "chaos: faults cleared");
+        }
     }
     let armed = map.values().any(|point| !point.faults.is_empty());
     ARMED.store(armed, Ordering::Release);
