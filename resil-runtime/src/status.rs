@@ -6,7 +6,7 @@
 //! ([`overall`]).
 //!
 //! Each policy computes its own assessment from its snapshot (the rules
-//! are in `circuit_breaker/snapshot.rs` and `bulkhead/mod.rs`, the table in
+//! are in `circuit_breaker/snapshot.rs` and `bulkhead/assess.rs`, the table in
 //! the [`health`](crate::health) module docs); `health` turns them into a
 //! report.
 
