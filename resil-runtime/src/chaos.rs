@@ -241,3 +241,35 @@ pub(crate) fn injected_error(name: &PolicyName) -> Error {
 pub(crate) fn armed() -> bool {
     ARMED.load(Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_finds_the_policies_enrolled_under_its_name() {
+        enrol(PolicyKind::Bulkhead, "chaos-unit-both");
+        enrol(PolicyKind::CircuitBreaker, "chaos-unit-both");
+        enrol(PolicyKind::Retry, "chaos-unit-both");
+        enrol(PolicyKind::CircuitBreaker, "chaos-unit-breaker");
+        assert!(lookup("chaos-unit-both").is_none(), "no fault yet");
+
+        let latency = Fault::Latency(Duration::from_millis(5));
+        inject("chaos-unit-both", latency).unwrap();
+        inject("chaos-unit-breaker", Fault::Outage).unwrap();
+        let both = lookup("chaos-unit-both").unwrap();
+        assert!(both.breaker && both.bulkhead);
+        assert_eq!(both.faults.latency, Some(Duration::from_millis(5)));
+        let breaker = lookup("chaos-unit-breaker").unwrap();
+        assert!(breaker.breaker && !breaker.bulkhead && breaker.faults.outage);
+
+        // Clearing drops the faults, not what is declared under the name.
+        clear("chaos-unit-both");
+        assert!(lookup("chaos-unit-both").is_none());
+        assert!(faults("chaos-unit-both").is_empty());
+        inject("chaos-unit-both", latency).unwrap();
+        assert!(lookup("chaos-unit-both").unwrap().bulkhead);
+        clear("chaos-unit-both");
+        clear("chaos-unit-breaker");
+    }
+}
