@@ -49,14 +49,22 @@
 //! A `#[retry]` around the stack sees an injected error as an inner
 //! policy's refusal (`Failure::Rejected`), so it retries it only when
 //! `retry_rejections` is set.
+//!
+//! # How it is built
+//!
+//! This module knows no policy: it keeps the faults by name and answers
+//! "what is injected into this name, and is there a breaker or a bulkhead
+//! of that name to take it". The policies call it from their cold entry
+//! (`circuit_breaker/fault.rs`, `bulkhead/fault.rs`), and the registry
+//! enrols each breaker and bulkhead as it is declared, so a call finds
+//! everything it needs in the one look-up of its own name it makes while
+//! a fault is injected somewhere, never through the registry.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::bulkhead::Bulkhead;
-use crate::circuit_breaker::CircuitBreaker;
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 
 /// A fault to inject into the calls of a named policy.
@@ -79,10 +87,10 @@ pub enum Fault {
 /// The faults of one name. Injecting a fault of a kind already present
 /// replaces it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Faults {
-    error_rate: Option<f64>,
-    latency: Option<Duration>,
-    outage: bool,
+pub(crate) struct Faults {
+    pub(crate) error_rate: Option<f64>,
+    pub(crate) latency: Option<Duration>,
+    pub(crate) outage: bool,
 }
 
 impl Faults {
@@ -90,15 +98,33 @@ impl Faults {
         *self == Self::default()
     }
 
-    fn fails_now(&self) -> bool {
+    /// Rolls the dice: whether this call fails.
+    pub(crate) fn fails_now(&self) -> bool {
         self.outage || self.error_rate.is_some_and(rand::random_bool)
+    }
+}
+
+/// What one name has: its faults, and which of the policies that act on
+/// them the registry declared under it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Point {
+    pub(crate) faults: Faults,
+    /// A circuit breaker (not a keyed one) is declared under the name.
+    pub(crate) breaker: bool,
+    /// A bulkhead is declared under the name.
+    pub(crate) bulkhead: bool,
+}
+
+impl Point {
+    fn is_enrolled(&self) -> bool {
+        self.breaker || self.bulkhead
     }
 }
 
 /// Whether any name has a fault: the one load a call makes while chaos is
 /// compiled in but idle.
 static ARMED: AtomicBool = AtomicBool::new(false);
-static FAULTS: RwLock<BTreeMap<String, Faults>> = RwLock::new(BTreeMap::new());
+static POINTS: RwLock<BTreeMap<String, Point>> = RwLock::new(BTreeMap::new());
 
 /// Injects `fault` into the calls of the policies named `name`, replacing a
 /// fault of the same kind injected before. An error rate outside `[0, 1]`
@@ -115,8 +141,8 @@ pub fn inject(name: impl Into<String>, fault: Fault) -> Result<(), ConfigError> 
             reason: format!("must be from 0.0 to 1.0, not {rate}"),
         });
     }
-    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
-    let faults = map.entry(name.clone()).or_default();
+    let mut map = POINTS.write().unwrap_or_else(PoisonError::into_inner);
+    let faults = &mut map.entry(name.clone()).or_default().faults;
     match fault {
         Fault::Error { rate } => faults.error_rate = Some(rate),
         Fault::Latency(delay) => faults.latency = Some(delay),
@@ -129,23 +155,34 @@ pub fn inject(name: impl Into<String>, fault: Fault) -> Result<(), ConfigError> 
 
 /// Removes every fault injected into `name`.
 pub fn clear(name: &str) {
-    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
-    if map.remove(name).is_some() {
-        tracing::warn!(target: "resil", policy = %name, "chaos: faults cleared");
+    let mut map = POINTS.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(point) = map.get_mut(name) {
+        let had_faults = !point.faults.is_empty();
+        point.faults = Faults::default();
+        if !point.is_enrolled() {
+            map.remove(name);
+        }
+        if had_faults {
+            tracing::warn!(target: "resil", policy = %name, "chaos: faults cleared");
+        }
     }
-    ARMED.store(!map.is_empty(), Ordering::Release);
+    let armed = map.values().any(|point| !point.faults.is_empty());
+    ARMED.store(armed, Ordering::Release);
 }
 
 /// Removes every fault from every name.
 pub fn clear_all() {
-    let mut map = FAULTS.write().unwrap_or_else(PoisonError::into_inner);
-    map.clear();
+    let mut map = POINTS.write().unwrap_or_else(PoisonError::into_inner);
+    map.retain(|_, point| {
+        point.faults = Faults::default();
+        point.is_enrolled()
+    });
     ARMED.store(false, Ordering::Release);
 }
 
 /// The faults injected into `name` now.
 pub fn faults(name: &str) -> Vec<Fault> {
-    let Some(faults) = lookup(name) else {
+    let Some(Point { faults, .. }) = lookup(name) else {
         return Vec::new();
     };
     let mut list = Vec::new();
@@ -166,12 +203,28 @@ pub fn is_injected(error: &Error) -> bool {
     matches!(error, Error::Timeout { after, .. } if after.is_zero())
 }
 
-fn lookup(name: &str) -> Option<Faults> {
+/// The faults injected into `name` and the policies declared under it;
+/// `None` while it has no fault.
+pub(crate) fn lookup(name: &str) -> Option<Point> {
     if !ARMED.load(Ordering::Acquire) {
         return None;
     }
-    let map = FAULTS.read().unwrap_or_else(PoisonError::into_inner);
-    map.get(name).copied().filter(|faults| !faults.is_empty())
+    let map = POINTS.read().unwrap_or_else(PoisonError::into_inner);
+    map.get(name)
+        .copied()
+        .filter(|point| !point.faults.is_empty())
+}
+
+/// Notes that a circuit breaker or a bulkhead is declared under `name`, so
+/// that a fault there knows which of the two acts on it. Called by the
+/// registry as it declares each one; other kinds are not noted.
+pub(crate) fn enrol(kind: PolicyKind, name: &str) {
+    let mut map = POINTS.write().unwrap_or_else(PoisonError::into_inner);
+    match kind {
+        PolicyKind::CircuitBreaker => map.entry(name.to_owned()).or_default().breaker = true,
+        PolicyKind::Bulkhead => map.entry(name.to_owned()).or_default().bulkhead = true,
+        _ => {}
+    }
 }
 
 pub(crate) fn injected_error(name: &PolicyName) -> Error {
@@ -189,44 +242,34 @@ pub(crate) fn armed() -> bool {
     ARMED.load(Ordering::Relaxed)
 }
 
-/// The chaos step of a circuit breaker's entry: an injected failure
-/// (which the breaker counts, and the caller sees as a rejection), or the
-/// latency to add once the call holds its permit. The latency is added
-/// here only when no bulkhead of the same name adds it.
-pub(crate) fn at_circuit_breaker(
-    breaker: &CircuitBreaker,
-) -> Result<Option<Duration>, crate::circuit_breaker::Refusal> {
-    let Some(faults) = lookup(breaker.name().as_str()) else {
-        return Ok(None);
-    };
-    if faults.fails_now() {
-        return Err(match breaker.acquire_or_refuse() {
-            Ok(permit) => {
-                permit.failure();
-                crate::circuit_breaker::Refusal::INJECTED
-            }
-            Err(refusal) => refusal,
-        });
-    }
-    Ok(faults
-        .latency
-        .filter(|_| crate::registry().bulkhead(breaker.name().as_str()).is_err()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The chaos step of a bulkhead's entry: an injected failure (only when no
-/// circuit breaker of the same name injects it), or the latency to add once
-/// the call holds its slot.
-pub(crate) fn at_bulkhead(bulkhead: &Bulkhead) -> Result<Option<Duration>, Error> {
-    let Some(faults) = lookup(bulkhead.name().as_str()) else {
-        return Ok(None);
-    };
-    if (faults.outage || faults.error_rate.is_some())
-        && crate::registry()
-            .circuit_breaker(bulkhead.name().as_str())
-            .is_err()
-        && faults.fails_now()
-    {
-        return Err(injected_error(bulkhead.name()));
+    #[test]
+    fn a_fault_finds_the_policies_enrolled_under_its_name() {
+        enrol(PolicyKind::Bulkhead, "chaos-unit-both");
+        enrol(PolicyKind::CircuitBreaker, "chaos-unit-both");
+        enrol(PolicyKind::Retry, "chaos-unit-both");
+        enrol(PolicyKind::CircuitBreaker, "chaos-unit-breaker");
+        assert!(lookup("chaos-unit-both").is_none(), "no fault yet");
+
+        let latency = Fault::Latency(Duration::from_millis(5));
+        inject("chaos-unit-both", latency).unwrap();
+        inject("chaos-unit-breaker", Fault::Outage).unwrap();
+        let both = lookup("chaos-unit-both").unwrap();
+        assert!(both.breaker && both.bulkhead);
+        assert_eq!(both.faults.latency, Some(Duration::from_millis(5)));
+        let breaker = lookup("chaos-unit-breaker").unwrap();
+        assert!(breaker.breaker && !breaker.bulkhead && breaker.faults.outage);
+
+        // Clearing drops the faults, not what is declared under the name.
+        clear("chaos-unit-both");
+        assert!(lookup("chaos-unit-both").is_none());
+        assert!(faults("chaos-unit-both").is_empty());
+        inject("chaos-unit-both", latency).unwrap();
+        assert!(lookup("chaos-unit-both").unwrap().bulkhead);
+        clear("chaos-unit-both");
+        clear("chaos-unit-breaker");
     }
-    Ok(faults.latency)
 }

@@ -58,35 +58,9 @@ use std::fmt;
 
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
-use crate::private::Site;
-use crate::registry::{Registry, Tabled};
+use crate::registry::{Declaration, Registry, Tabled};
 use crate::retry::{RetryConfig, RetryPolicy};
-
-/// Something that declares policies to the registry at start-up. Not a
-/// public API.
-#[doc(hidden)]
-pub trait Declaration: Sync {
-    /// Registers the policy (without building it).
-    fn declare(&'static self, registry: &Registry);
-    /// Lower ranks are declared first.
-    fn rank(&self) -> u8 {
-        1
-    }
-}
-
-/// Every declaration in the program, gathered by the linker. Not a public
-/// API.
-#[doc(hidden)]
-#[linkme::distributed_slice]
-pub static DECLARATIONS: [&'static dyn Declaration];
-
-pub(crate) fn declare_all(registry: &Registry) {
-    let mut all: Vec<&'static dyn Declaration> = DECLARATIONS.iter().copied().collect();
-    all.sort_by_key(|declaration| declaration.rank());
-    for declaration in all {
-        declaration.declare(registry);
-    }
-}
+use crate::site::Site;
 
 /// A named policy declared once, as a `static`, and used by path:
 /// `#[circuit_breaker(PAYMENTS)]`. Use the aliases

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 
-use crate::circuit_breaker::CircuitState;
 use crate::error::{PolicyKind, PolicyName};
+use crate::status::CircuitState;
 
 const CHANNEL_CAPACITY: usize = 1024;
 

@@ -46,6 +46,14 @@
 //!   atomic, read on the hot path with one plain load; a change
 //!   ([`Registry::reconfigure`]) is checked whole and stored under a
 //!   sequence lock, and keeps the policy's state.
+//! - **Layers, policies as leaves.** Modules import only downwards:
+//!   primitives, then hooks that know no policy (events, metric hooks,
+//!   fault injection, live settings, health status), then the policies,
+//!   then the registry, then what reads it (configuration, health report,
+//!   metrics publishing, call sites), then the macro support and adapters.
+//!   A policy that must tell something above it calls a hook below it.
+//!   `ARCHITECTURE.md` at the repository root draws the layers and says
+//!   which file holds what.
 //! - **Time from `tokio::time`.** Deadlines and backoff use
 //!   `tokio::time::Instant` and `tokio::time::sleep`, so a test with a paused
 //!   clock drives them deterministically. The one exception is a shortcut:
@@ -60,29 +68,51 @@
 )]
 #![forbid(unsafe_code)]
 
-pub mod bulkhead;
-#[cfg(feature = "chaos")]
-pub mod chaos;
-pub mod circuit_breaker;
+// The modules by layer, bottom up (ARCHITECTURE.md draws them): each
+// imports only modules of its own or lower layers, and the shared
+// `module-cycles` tool checks that no import cycle forms.
+
+// 1. Primitives.
 mod clock;
-pub mod config;
 mod counter;
-mod declared;
 mod duration;
 mod error;
+mod sync;
+
+// 2. Hooks the policies call, knowing no policy.
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod events;
-pub mod health;
-pub mod http;
-mod keyed;
 mod live;
 #[cfg(feature = "metrics")]
-pub mod metrics;
-mod private;
+mod meter;
+mod outcome;
+mod span;
+mod status;
+mod switch;
+
+// 3. The policies, each a leaf.
+pub mod bulkhead;
+pub mod circuit_breaker;
 pub mod rate_limit;
-mod registry;
 pub mod retry;
-mod sync;
 pub mod timeout;
+
+// 4. The registry and the configuration schema.
+mod registry;
+mod schema;
+
+// 5. What reads or changes the registry.
+pub mod config;
+mod declared;
+pub mod health;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod site;
+
+// 6. Edges: support for generated code, and adapters.
+pub mod http;
+mod private;
 #[cfg(feature = "tower")]
 pub mod tower;
 
@@ -93,8 +123,8 @@ pub use circuit_breaker::{
 };
 pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
-pub use keyed::DEFAULT_MAX_KEYS;
 pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
+pub use registry::DEFAULT_MAX_KEYS;
 pub use registry::{PolicyId, Registry, Snapshot, registry};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
 pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};

@@ -19,23 +19,25 @@
 //! Durations longer than `u64::MAX` nanoseconds (about 584 years) are kept
 //! as that.
 //!
+//! This module knows no policy: it holds the cell ([`Live`]), the
+//! sequence lock and the [`live_config!`] macro that each policy invokes
+//! next to its configuration (`circuit_breaker/config.rs`, ...) to declare
+//! its own `Live*Config`. A policy whose setting has a type of its own
+//! (the retry's `Backoff`) implements [`Bits`] for it there.
+//!
 //! The atomics and fences come from `crate::sync`, so under `--cfg loom`
 //! the model checker sees the sequence lock as it really is (see the live
 //! settings models in `tests/loom/`).
 //!
 //! Adding a field to a policy's configuration: add it to the policy's
-//! `live_config!` list below (the compiler points here until you do).
+//! `live_config!` list beside its `*Config` (the compiler points there
+//! until you do).
 
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::bulkhead::BulkheadConfig;
-use crate::circuit_breaker::CircuitBreakerConfig;
-use crate::rate_limit::RateLimiterConfig;
-use crate::retry::{Backoff, Jitter, RetryConfig};
 use crate::sync::{AtomicU64, fence, spin_loop};
-use crate::timeout::TimeoutConfig;
 
 /// A value that fits in the 64 bits of one atomic.
 pub(crate) trait Bits: Copy {
@@ -110,44 +112,6 @@ impl Bits for Option<Duration> {
     }
 }
 
-impl Bits for Backoff {
-    fn to_bits(self) -> u64 {
-        match self {
-            Backoff::Exponential => 0,
-            Backoff::Linear => 1,
-            Backoff::Fibonacci => 2,
-            Backoff::Constant => 3,
-        }
-    }
-    fn from_bits(bits: u64) -> Self {
-        match bits {
-            1 => Backoff::Linear,
-            2 => Backoff::Fibonacci,
-            3 => Backoff::Constant,
-            _ => Backoff::Exponential,
-        }
-    }
-}
-
-impl Bits for Jitter {
-    fn to_bits(self) -> u64 {
-        match self {
-            Jitter::None => 0,
-            Jitter::Full => 1,
-            Jitter::Equal => 2,
-            Jitter::Decorrelated => 3,
-        }
-    }
-    fn from_bits(bits: u64) -> Self {
-        match bits {
-            0 => Jitter::None,
-            2 => Jitter::Equal,
-            3 => Jitter::Decorrelated,
-            _ => Jitter::Full,
-        }
-    }
-}
-
 /// One setting in one atomic.
 pub(crate) struct Live<T> {
     bits: AtomicU64,
@@ -155,7 +119,7 @@ pub(crate) struct Live<T> {
 }
 
 impl<T: Bits> Live<T> {
-    fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Self {
             bits: AtomicU64::new(value.to_bits()),
             kind: PhantomData,
@@ -163,21 +127,25 @@ impl<T: Bits> Live<T> {
     }
 
     #[inline(always)]
-    fn get(&self) -> T {
+    pub(crate) fn get(&self) -> T {
         T::from_bits(self.bits.load(Ordering::Relaxed))
     }
 
-    fn set(&self, value: T) {
+    pub(crate) fn set(&self, value: T) {
         self.bits.store(value.to_bits(), Ordering::Relaxed);
     }
 }
 
 /// The sequence lock's version: odd while a store is under way.
-struct Version(AtomicU64);
+pub(crate) struct Version(AtomicU64);
 
 impl Version {
+    pub(crate) const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
     /// Runs `read` until it ran under one even version.
-    fn read<C>(&self, read: impl Fn() -> C) -> C {
+    pub(crate) fn read<C>(&self, read: impl Fn() -> C) -> C {
         loop {
             let before = self.0.load(Ordering::Acquire);
             if before & 1 == 0 {
@@ -192,7 +160,7 @@ impl Version {
     }
 
     /// Runs `write` with the version odd; concurrent writers wait their turn.
-    fn write(&self, write: impl FnOnce()) {
+    pub(crate) fn write(&self, write: impl FnOnce()) {
         let mut version = self.0.load(Ordering::Relaxed);
         loop {
             if version & 1 == 1 {
@@ -216,20 +184,23 @@ impl Version {
     }
 }
 
+/// Declares a policy's `Live*Config`: one [`Live`] cell per field of its
+/// `*Config`, under one [`Version`], with `new`, `load`, `store` and one
+/// getter per field.
 macro_rules! live_config {
     ($(#[$meta:meta])* $live:ident for $config:ident { $($field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
         pub(crate) struct $live {
-            version: Version,
-            $($field: Live<$ty>,)*
+            version: $crate::live::Version,
+            $($field: $crate::live::Live<$ty>,)*
         }
 
         #[allow(dead_code)]
         impl $live {
             pub(crate) fn new(config: &$config) -> Self {
                 Self {
-                    version: Version(AtomicU64::new(0)),
-                    $($field: Live::new(config.$field),)*
+                    version: $crate::live::Version::new(),
+                    $($field: $crate::live::Live::new(config.$field),)*
                 }
             }
 
@@ -263,74 +234,14 @@ macro_rules! live_config {
     };
 }
 
-live_config! {
-    /// A circuit breaker's settings.
-    LiveCircuitBreakerConfig for CircuitBreakerConfig {
-        threshold: u32,
-        failure_rate: Option<f64>,
-        window: u32,
-        time_window: Option<Duration>,
-        min_calls: Option<u32>,
-        timeout: Duration,
-        half_open_max: u32,
-        success_threshold: u32,
-        slow_call: Option<Duration>,
-        slow_rate: Option<f64>,
-    }
-}
-
-impl LiveCircuitBreakerConfig {
-    /// [`CircuitBreakerConfig::effective_min_calls`] of the live settings.
-    #[inline]
-    pub(crate) fn effective_min_calls(&self) -> u32 {
-        self.min_calls().unwrap_or_else(|| self.window())
-    }
-}
-
-live_config! {
-    /// A bulkhead's settings.
-    LiveBulkheadConfig for BulkheadConfig {
-        max_concurrent: u32,
-        queue: u32,
-        wait: Duration,
-    }
-}
-
-live_config! {
-    /// A retry policy's settings.
-    LiveRetryConfig for RetryConfig {
-        max_attempts: u32,
-        backoff: Backoff,
-        initial: Duration,
-        max_delay: Duration,
-        multiplier: f64,
-        jitter: Jitter,
-        retry_rejections: bool,
-        max_elapsed: Option<Duration>,
-    }
-}
-
-live_config! {
-    /// A timeout's settings.
-    LiveTimeoutConfig for TimeoutConfig {
-        duration: Duration,
-    }
-}
-
-live_config! {
-    /// A rate limiter's settings. The limiter also keeps the nanosecond
-    /// figures its hot path uses, derived from these, in atomics of its own.
-    LiveRateLimiterConfig for RateLimiterConfig {
-        rate: u32,
-        per: Duration,
-        burst: Option<u32>,
-        wait: Duration,
-    }
-}
+pub(crate) use live_config;
 
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::bulkhead::{BulkheadConfig, LiveBulkheadConfig};
+    use crate::circuit_breaker::{CircuitBreakerConfig, LiveCircuitBreakerConfig};
+    use crate::retry::{Backoff, Jitter, LiveRetryConfig, RetryConfig};
 
     #[test]
     fn every_field_round_trips() {

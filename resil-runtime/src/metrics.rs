@@ -39,44 +39,28 @@
 //! # resil::metrics::set_call_timing(false);
 //! ```
 //!
+//! # How it is built
+//!
+//! Two halves, on either side of the policies: the hooks the policies call
+//! as things happen, with the metric names and the call-timing switch, are
+//! in `meter.rs`, below the policies and knowing none of them; this module,
+//! above the registry, adds [`record`], which walks the registry's
+//! snapshot, and re-exports the rest so that users see one module.
+//!
 //! [`CircuitState::metric_value`]: crate::CircuitState::metric_value
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
-use ::metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
-};
-use tokio::time::Instant;
+use ::metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 
-use crate::circuit_breaker::CircuitState;
 use crate::error::{PolicyKind, PolicyName};
+pub use crate::meter::{
+    BULKHEAD_CAPACITY, BULKHEAD_IN_FLIGHT, BULKHEAD_REJECTED, BULKHEAD_WAIT, CALL_DURATION,
+    CIRCUIT_BREAKER_CALLS, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS, RETRY_ATTEMPTS,
+    RETRY_EXHAUSTED, call_timing, set_call_timing,
+};
 use crate::registry::registry;
-
-/// `circuit_breaker_state{policy}`: 0 closed, 1 open, 2 half-open.
-pub const CIRCUIT_BREAKER_STATE: &str = "circuit_breaker_state";
-/// `circuit_breaker_transitions_total{policy,from,to}`.
-pub const CIRCUIT_BREAKER_TRANSITIONS: &str = "circuit_breaker_transitions_total";
-/// `circuit_breaker_calls_total{policy,outcome}`.
-pub const CIRCUIT_BREAKER_CALLS: &str = "circuit_breaker_calls_total";
-/// `resil_retry_attempts_total{policy,attempt}`.
-pub const RETRY_ATTEMPTS: &str = "resil_retry_attempts_total";
-/// `resil_retry_exhausted_total{policy}`.
-pub const RETRY_EXHAUSTED: &str = "resil_retry_exhausted_total";
-/// `bulkhead_capacity{policy}`.
-pub const BULKHEAD_CAPACITY: &str = "bulkhead_capacity";
-/// `bulkhead_in_flight{policy}`.
-pub const BULKHEAD_IN_FLIGHT: &str = "bulkhead_in_flight";
-/// `bulkhead_rejected_total{policy}`.
-pub const BULKHEAD_REJECTED: &str = "bulkhead_rejected_total";
-/// `bulkhead_wait_seconds{policy}` (histogram).
-pub const BULKHEAD_WAIT: &str = "bulkhead_wait_seconds";
-/// `resil_call_duration_seconds{policy,outcome}` (histogram).
-pub const CALL_DURATION: &str = "resil_call_duration_seconds";
-
-static CALL_TIMING: AtomicBool = AtomicBool::new(false);
 
 /// Counter values already handed to the recorder, so that [`record`] can
 /// publish increments. A plain `absolute()` would not do: exporters keep the
@@ -89,30 +73,6 @@ struct CounterKey {
     kind: PolicyKind,
     policy: PolicyName,
     outcome: &'static str,
-}
-
-/// Turns the `resil_call_duration_seconds` histogram on or off for every
-/// circuit breaker (off at start). Timing a call reads the clock twice; a
-/// call with timing off pays one relaxed load to find out.
-///
-/// ```
-/// resil::metrics::set_call_timing(true);
-/// resil::metrics::set_call_timing(false);
-/// assert!(!resil::metrics::call_timing());
-/// ```
-pub fn set_call_timing(on: bool) {
-    CALL_TIMING.store(on, Ordering::Relaxed);
-}
-
-/// Whether call durations are being recorded.
-///
-/// ```
-/// # resil::metrics::set_call_timing(false);
-/// assert!(!resil::metrics::call_timing());
-/// ```
-#[inline]
-pub fn call_timing() -> bool {
-    CALL_TIMING.load(Ordering::Relaxed)
 }
 
 /// Publishes every registered policy's counters and gauges to the installed
@@ -221,53 +181,4 @@ fn describe() {
         Unit::Seconds,
         "Duration of calls through a circuit breaker, by outcome (opt-in)."
     );
-}
-
-/// A breaker changed state. Transitions are rare and never on the hot path.
-pub(crate) fn transition(policy: &PolicyName, from: CircuitState, to: CircuitState) {
-    counter!(
-        CIRCUIT_BREAKER_TRANSITIONS,
-        "policy" => policy.to_label(),
-        "from" => from.as_str(),
-        "to" => to.as_str()
-    )
-    .increment(1);
-    gauge!(CIRCUIT_BREAKER_STATE, "policy" => policy.to_label()).set(f64::from(to.metric_value()));
-}
-
-/// Attempt `attempt` (2 or more) of a call is about to start.
-pub(crate) fn retry(policy: &PolicyName, attempt: u32) {
-    const SMALL: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
-    let attempt: ::metrics::SharedString = match SMALL.get(attempt as usize) {
-        Some(label) => (*label).into(),
-        None => attempt.to_string().into(),
-    };
-    counter!(RETRY_ATTEMPTS, "policy" => policy.to_label(), "attempt" => attempt).increment(1);
-}
-
-/// The last allowed attempt of a call failed.
-pub(crate) fn retries_exhausted(policy: &PolicyName) {
-    counter!(RETRY_EXHAUSTED, "policy" => policy.to_label()).increment(1);
-}
-
-/// A queued call got its slot, or gave up, after `waited`.
-pub(crate) fn bulkhead_wait(policy: &PolicyName, waited: Duration) {
-    histogram!(BULKHEAD_WAIT, "policy" => policy.to_label()).record(waited.as_secs_f64());
-}
-
-/// When the call starting now began, if call timing is on.
-#[inline]
-pub(crate) fn timing_start() -> Option<Instant> {
-    if CALL_TIMING.load(Ordering::Relaxed) {
-        Some(Instant::now())
-    } else {
-        None
-    }
-}
-
-/// A timed call ended with `outcome` after `took`.
-#[cold]
-pub(crate) fn call_duration(policy: &PolicyName, outcome: &'static str, took: Duration) {
-    histogram!(CALL_DURATION, "policy" => policy.to_label(), "outcome" => outcome)
-        .record(took.as_secs_f64());
 }

@@ -30,10 +30,7 @@ fn breaker(name: &'static str, open_for: Duration) -> CircuitBreaker {
 async fn open_then_wait_out(breaker: &CircuitBreaker, round: u32, wait: impl AsyncFnOnce()) {
     breaker.try_acquire().unwrap().failure();
     assert_eq!(breaker.state(), CircuitState::Open, "round {round}");
-    let rejected = breaker
-        .try_acquire()
-        .err()
-        .expect("an open breaker rejects");
+    let rejected = breaker.try_acquire().expect_err("an open breaker rejects");
     assert!(
         rejected
             .retry_after()

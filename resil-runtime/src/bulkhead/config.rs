@@ -1,3 +1,7 @@
+//! A bulkhead's settings ([`BulkheadConfig`]), with their `const` builder
+//! (so the macros can put one in a `static`) and `validate`, and the
+//! bulkhead's live copy of them (`LiveBulkheadConfig`, see `crate::live`).
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -72,5 +76,14 @@ impl BulkheadConfig {
 impl Default for BulkheadConfig {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+crate::live::live_config! {
+    /// A bulkhead's settings.
+    LiveBulkheadConfig for BulkheadConfig {
+        max_concurrent: u32,
+        queue: u32,
+        wait: Duration,
     }
 }

@@ -1,3 +1,7 @@
+//! What a call holds while it runs in a bulkhead: a slot
+//! ([`BulkheadPermit`]), given back when dropped however the call ends, and
+//! its owned form for the tower layer.
+
 use std::fmt;
 #[cfg(feature = "tower")]
 use std::sync::Arc;

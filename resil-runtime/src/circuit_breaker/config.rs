@@ -1,3 +1,8 @@
+//! A breaker's settings ([`CircuitBreakerConfig`]), with their `const`
+//! builder (so the macros can put one in a `static`) and `validate`, and
+//! the breaker's live copy of them (`LiveCircuitBreakerConfig`, see
+//! `crate::live`), which the hot path reads one field at a time.
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -187,5 +192,29 @@ impl CircuitBreakerConfig {
 impl Default for CircuitBreakerConfig {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+crate::live::live_config! {
+    /// A circuit breaker's settings.
+    LiveCircuitBreakerConfig for CircuitBreakerConfig {
+        threshold: u32,
+        failure_rate: Option<f64>,
+        window: u32,
+        time_window: Option<Duration>,
+        min_calls: Option<u32>,
+        timeout: Duration,
+        half_open_max: u32,
+        success_threshold: u32,
+        slow_call: Option<Duration>,
+        slow_rate: Option<f64>,
+    }
+}
+
+impl LiveCircuitBreakerConfig {
+    /// [`CircuitBreakerConfig::effective_min_calls`] of the live settings.
+    #[inline]
+    pub(crate) fn effective_min_calls(&self) -> u32 {
+        self.min_calls().unwrap_or_else(|| self.window())
     }
 }

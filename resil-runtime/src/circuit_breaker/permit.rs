@@ -1,3 +1,11 @@
+//! What a call holds while it runs through a breaker: [`CircuitPermit`],
+//! two words (the breaker and a packed `Ticket` of generation, trial flag
+//! and start time) so that it lives cheaply across the call's await, its
+//! owned form for the tower layer, and `settle`, which the generated code
+//! uses to report an outcome. A permit dropped without an outcome counts a
+//! failure while a panic unwinds and otherwise only gives its trial slot
+//! back.
+
 use std::fmt;
 use std::mem::ManuallyDrop;
 #[cfg(feature = "tower")]
@@ -102,7 +110,7 @@ impl Ticket {
         if self.0 & Self::METERED != 0
             && let Some(micros) = self.elapsed_micros(crate::clock::now_micros())
         {
-            crate::metrics::call_duration(
+            crate::meter::call_duration(
                 breaker.name(),
                 outcome,
                 std::time::Duration::from_micros(micros),
@@ -253,5 +261,21 @@ impl fmt::Debug for CircuitPermit<'_> {
             .field("breaker", self.breaker.name())
             .field("trial", &self.is_trial())
             .finish()
+    }
+}
+
+/// Tells a circuit breaker's permit how the call went; `ignore` picks the
+/// errors that say nothing about the dependency. (An inner policy's
+/// refusal never gets here: it leaves the permit unsettled, which counts
+/// it nowhere.)
+#[inline]
+pub fn settle<T, E, I>(permit: CircuitPermit<'_>, result: &Result<T, E>, ignore: I)
+where
+    I: Fn(&E) -> bool,
+{
+    match result {
+        Ok(_) => permit.success(),
+        Err(error) if ignore(error) => permit.ignored(),
+        Err(_) => permit.failure(),
     }
 }

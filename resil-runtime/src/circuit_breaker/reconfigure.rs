@@ -1,6 +1,7 @@
 //! Changing a live breaker's settings.
 
-use super::{CircuitBreaker, CircuitBreakerConfig, Window};
+use super::sliding::Window;
+use super::{CircuitBreaker, CircuitBreakerConfig};
 use crate::error::{ConfigError, PolicyKind};
 
 impl CircuitBreaker {

@@ -20,7 +20,7 @@
 //! moved on (a slow call from before the breaker opened, a trial from an
 //! earlier half-open period) cannot close or re-open the breaker.
 
-use serde::Serialize;
+pub use crate::status::CircuitState;
 
 const TAG_SHIFT: u32 = 61;
 const GEN_SHIFT: u32 = 48;
@@ -32,66 +32,16 @@ const OPEN_ON_REAL_CLOCK: u64 = 5;
 const PAYLOAD_MASK: u64 = (1 << GEN_SHIFT) - 1;
 const DEADLINE_BIAS: i64 = 1 << 47;
 
-/// The state of a circuit breaker.
-///
-/// ```
-/// assert_eq!(resil::CircuitState::HalfOpen.as_str(), "half_open");
-/// assert_eq!(resil::CircuitState::Open.metric_value(), 1);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CircuitState {
-    /// Calls pass; failures are counted.
-    Closed,
-    /// Calls are rejected until the timeout runs out.
-    Open,
-    /// A limited number of trial calls pass to probe the dependency.
-    HalfOpen,
-    /// Held open by [`CircuitBreaker::force_open`](super::CircuitBreaker::force_open).
-    ForcedOpen,
-    /// Held closed by [`CircuitBreaker::force_closed`](super::CircuitBreaker::force_closed):
-    /// every call passes and nothing opens it.
-    ForcedClosed,
-}
-
-impl CircuitState {
-    /// The state as a `snake_case` string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Closed => "closed",
-            Self::Open => "open",
-            Self::HalfOpen => "half_open",
-            Self::ForcedOpen => "forced_open",
-            Self::ForcedClosed => "forced_closed",
-        }
-    }
-
-    /// The number exported as the `circuit_breaker_state` gauge: 0 closed,
-    /// 1 open, 2 half-open (a forced state reports what it acts as).
-    pub fn metric_value(self) -> u8 {
-        match self {
-            Self::Closed | Self::ForcedClosed => 0,
-            Self::Open | Self::ForcedOpen => 1,
-            Self::HalfOpen => 2,
-        }
-    }
-
-    #[inline]
-    fn tag(self) -> u64 {
-        match self {
-            Self::Closed => 0,
-            Self::Open => 1,
-            Self::HalfOpen => 2,
-            Self::ForcedOpen => 3,
-            Self::ForcedClosed => 4,
-        }
-    }
-}
-
-impl std::fmt::Display for CircuitState {
-    #[inline]
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// The state's tag: the top three bits of the word.
+#[inline]
+fn tag(state: CircuitState) -> u64 {
+    use CircuitState as S;
+    match state {
+        S::Closed => 0,
+        S::Open => 1,
+        S::HalfOpen => 2,
+        S::ForcedOpen => 3,
+        S::ForcedClosed => 4,
     }
 }
 
@@ -130,7 +80,7 @@ impl Word {
     #[inline]
     pub(crate) fn transition(self, to: CircuitState, payload: u64) -> Self {
         let generation = (u64::from(self.generation()) + 1) & GEN_MASK;
-        Self((to.tag() << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
+        Self((tag(to) << TAG_SHIFT) | (generation << GEN_SHIFT) | (payload & PAYLOAD_MASK))
     }
 
     /// This word with an open deadline marked as set on the real clock, or
@@ -139,7 +89,7 @@ impl Word {
     pub(crate) fn on_real_clock(self, real: bool) -> Self {
         let tag = match (self.state(), real) {
             (CircuitState::Open, true) => OPEN_ON_REAL_CLOCK,
-            (state, _) => state.tag(),
+            (state, _) => tag(state),
         };
         Self((self.0 & !(0b111 << TAG_SHIFT)) | (tag << TAG_SHIFT))
     }

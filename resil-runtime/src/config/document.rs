@@ -1,7 +1,7 @@
 //! Reading configuration documents (JSON, TOML, YAML) into overrides.
 
-use super::value::Node;
 use super::{InvalidConfig, Item, Overrides, Problem, Source, kind_keys, kind_of_key};
+use crate::schema::value::Node;
 
 /// Turns a parsed document into overrides. Shape problems (an unknown
 /// section, a setting outside a policy's table) are kept in the overrides

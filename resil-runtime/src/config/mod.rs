@@ -85,18 +85,17 @@
 
 mod apply;
 mod document;
-pub(crate) mod schema;
-pub(crate) mod switch;
-mod value;
+mod env;
+mod methods;
+mod report;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub(crate) use apply::Switches;
-pub use apply::{PolicyConfiguration, SettingValue};
-pub use value::Value;
+pub use crate::schema::Value;
+pub use report::{PolicyConfiguration, SettingValue};
 
 use crate::error::PolicyKind;
 use crate::registry::registry;

@@ -1,3 +1,8 @@
+//! A rate limiter's settings ([`RateLimiterConfig`]), with their `const`
+//! builder (so the macros can put one in a `static`) and `validate`, and
+//! the limiter's live copy of them (`LiveRateLimiterConfig`, see
+//! `crate::live`).
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -102,5 +107,16 @@ impl RateLimiterConfig {
 impl Default for RateLimiterConfig {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+crate::live::live_config! {
+    /// A rate limiter's settings. The limiter also keeps the nanosecond
+    /// figures its hot path uses, derived from these, in atomics of its own.
+    LiveRateLimiterConfig for RateLimiterConfig {
+        rate: u32,
+        per: Duration,
+        burst: Option<u32>,
+        wait: Duration,
     }
 }

@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::Tabled;
-use crate::config::Value;
-use crate::config::schema::Field;
+use super::{KeyOptions, Keys};
 use crate::error::PolicyName;
-use crate::keyed::{KeyOptions, Keys};
+use crate::schema::Field;
+use crate::schema::Value;
 
 pub(crate) struct Entry<P: Tabled> {
     pub(crate) name: PolicyName,

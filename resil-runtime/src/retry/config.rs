@@ -1,3 +1,8 @@
+//! A retry policy's settings ([`RetryConfig`], [`Backoff`], [`Jitter`]),
+//! with their `const` builder (so the macros can put one in a `static`)
+//! and `validate`, and the policy's live copy of them (`LiveRetryConfig`,
+//! see `crate::live`, with the cell encoding of `Backoff` and `Jitter`).
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -198,6 +203,59 @@ fn fibonacci(n: u32) -> f64 {
         (a, b) = (b, a + b);
     }
     a
+}
+
+/// Backoff and jitter kept in a [`Live`](crate::live::Live) cell.
+impl crate::live::Bits for Backoff {
+    fn to_bits(self) -> u64 {
+        match self {
+            Backoff::Exponential => 0,
+            Backoff::Linear => 1,
+            Backoff::Fibonacci => 2,
+            Backoff::Constant => 3,
+        }
+    }
+    fn from_bits(bits: u64) -> Self {
+        match bits {
+            1 => Backoff::Linear,
+            2 => Backoff::Fibonacci,
+            3 => Backoff::Constant,
+            _ => Backoff::Exponential,
+        }
+    }
+}
+
+impl crate::live::Bits for Jitter {
+    fn to_bits(self) -> u64 {
+        match self {
+            Jitter::None => 0,
+            Jitter::Full => 1,
+            Jitter::Equal => 2,
+            Jitter::Decorrelated => 3,
+        }
+    }
+    fn from_bits(bits: u64) -> Self {
+        match bits {
+            0 => Jitter::None,
+            2 => Jitter::Equal,
+            3 => Jitter::Decorrelated,
+            _ => Jitter::Full,
+        }
+    }
+}
+
+crate::live::live_config! {
+    /// A retry policy's settings.
+    LiveRetryConfig for RetryConfig {
+        max_attempts: u32,
+        backoff: Backoff,
+        initial: Duration,
+        max_delay: Duration,
+        multiplier: f64,
+        jitter: Jitter,
+        retry_rejections: bool,
+        max_elapsed: Option<Duration>,
+    }
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+//! [`BulkheadLayer`]: a bulkhead in front of a `tower::Service`. The
+//! service's future holds an owned slot until the response is ready.
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,3 +1,7 @@
+//! [`CircuitBreakerLayer`]: a circuit breaker in front of a
+//! `tower::Service`. The service's future holds an owned permit and
+//! settles it with the response (or the error), as the classifier says.
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -74,7 +74,7 @@ impl Timing {
     fn start() -> Self {
         Self {
             #[cfg(feature = "metrics")]
-            started: crate::metrics::timing_start(),
+            started: crate::meter::timing_start(),
         }
     }
 
@@ -82,7 +82,7 @@ impl Timing {
     fn end(self, policy: &crate::PolicyName, outcome: &'static str) {
         #[cfg(feature = "metrics")]
         if let Some(started) = self.started {
-            crate::metrics::call_duration(policy, outcome, started.elapsed());
+            crate::meter::call_duration(policy, outcome, started.elapsed());
         }
     }
 }

@@ -1,3 +1,8 @@
+//! [`RetryLayer`]: a retry policy around a `tower::Service`, cloning the
+//! request for each attempt and waiting the policy's backoff between them.
+//! The decision is the policy's own (`RetryRun`), shared with the code the
+//! macros generate.
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -2,12 +2,15 @@
 //! (the field names its snapshot shows), how to read them, and how to write
 //! them back.
 
-use super::value::{Setting, Value};
+pub(crate) mod value;
+
 use crate::bulkhead::BulkheadConfig;
 use crate::circuit_breaker::CircuitBreakerConfig;
 use crate::rate_limit::RateLimiterConfig;
 use crate::retry::RetryConfig;
 use crate::timeout::TimeoutConfig;
+pub(crate) use value::Setting;
+pub use value::Value;
 
 /// One setting of configuration `C`.
 pub(crate) struct Field<C> {

@@ -26,14 +26,13 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt::{self, Display, Write as _};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::declared::Declaration;
+use super::{Entry, Tabled, build};
 use crate::error::PolicyName;
-use crate::registry::{Entry, Registry, Tabled, build, registry};
 
 /// The default `max_keys`.
 pub const DEFAULT_MAX_KEYS: u32 = resil_rules::keyed::DEFAULT_MAX_KEYS;
@@ -255,103 +254,6 @@ impl Hasher for Prehashed {
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
-    }
-}
-
-/// The call site of a keyed policy: a `static` per annotated function, like
-/// [`Site`](crate::__private::Site), that finds the member for each call's
-/// key. Not a public API.
-#[doc(hidden)]
-#[allow(private_bounds)]
-pub struct KeyedSite<P: Tabled> {
-    name: &'static str,
-    shared: bool,
-    config: P::Config,
-    options: KeyOptions,
-    entry: OnceLock<Arc<Entry<P>>>,
-}
-
-/// The call site of `#[circuit_breaker(key = ...)]`.
-#[doc(hidden)]
-pub type KeyedCircuitBreakerSite = KeyedSite<crate::CircuitBreaker>;
-
-#[allow(private_bounds, private_interfaces)]
-impl<P: Tabled> KeyedSite<P> {
-    /// A keyed policy named `name`, shared with every site that names it.
-    pub const fn new(
-        name: &'static str,
-        config: P::Config,
-        max_keys: u32,
-        ttl: Option<Duration>,
-    ) -> Self {
-        Self::with(name, true, config, max_keys, ttl)
-    }
-
-    /// A keyed policy of this function's own, named by its path.
-    pub const fn unnamed(
-        default_name: &'static str,
-        config: P::Config,
-        max_keys: u32,
-        ttl: Option<Duration>,
-    ) -> Self {
-        Self::with(default_name, false, config, max_keys, ttl)
-    }
-
-    const fn with(
-        name: &'static str,
-        shared: bool,
-        config: P::Config,
-        max_keys: u32,
-        ttl: Option<Duration>,
-    ) -> Self {
-        Self {
-            name,
-            shared,
-            config,
-            options: KeyOptions { max_keys, ttl },
-            entry: OnceLock::new(),
-        }
-    }
-
-    /// The member for `key`.
-    #[inline]
-    pub fn policy_for<K: Hash + Eq + Display + ?Sized>(&'static self, key: &K) -> Arc<P> {
-        let entry = match self.entry.get() {
-            Some(entry) => entry,
-            None => self.init(),
-        };
-        match &entry.keys {
-            Some(keys) => keys.member(entry, key),
-            None => entry.policy(),
-        }
-    }
-
-    #[cold]
-    fn init(&'static self) -> &'static Arc<Entry<P>> {
-        // The start-up walk declares this site too: run it first, outside
-        // the `OnceLock`.
-        let registry = registry();
-        self.entry.get_or_init(|| self.declare_in(registry))
-    }
-
-    fn declare_in(&self, registry: &Registry) -> Arc<Entry<P>> {
-        registry.declare::<P>(self.name, self.config, self.shared, Some(self.options))
-    }
-}
-
-impl<P: Tabled> Declaration for KeyedSite<P> {
-    fn declare(&'static self, registry: &Registry) {
-        self.entry.get_or_init(|| self.declare_in(registry));
-    }
-}
-
-#[allow(private_bounds)]
-impl<P: Tabled> fmt::Debug for KeyedSite<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyedSite")
-            .field("name", &self.name)
-            .field("max_keys", &self.options.max_keys)
-            .finish_non_exhaustive()
     }
 }
 

@@ -8,26 +8,41 @@
 //! so configuration loaded at start-up can change any setting. Only tools
 //! look policies up by name: the hot path holds a direct reference in its
 //! call site's `static`, so the locks here are never touched per call.
+//!
+//! The registry sits above the policies and below everything that reads
+//! it: it knows each kind's table (`kinds.rs`, `table.rs`), its entries
+//! (`entry.rs`), keyed members (`keys.rs`) and the start-up list
+//! (`declare.rs`), and nothing of configuration layers, health reports,
+//! metrics or call sites. Those add their `Registry` methods from their
+//! own modules (`config/methods.rs`, `health/mod.rs`).
 
+mod declare;
 pub(crate) mod entry;
+mod keys;
+mod kinds;
+mod table;
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Once, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, Once, PoisonError};
 
 use serde::Serialize;
 
 use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
-use crate::config::schema::{self, Field};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
-use crate::health::{self, HealthReport, Status};
-use crate::keyed::KeyOptions;
 use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
+use crate::status::{Status, overall};
 use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 
+pub use declare::{DECLARATIONS, Declaration};
 pub(crate) use entry::{Entry, build, compose};
+pub use keys::DEFAULT_MAX_KEYS;
+pub(crate) use keys::{KeyOptions, Keys};
+pub use kinds::Registered;
+pub(crate) use kinds::Tabled;
+use table::Declared;
+pub(crate) use table::Table;
 
 static REGISTRY: Registry = Registry::new();
 static START: Once = Once::new();
@@ -55,7 +70,7 @@ static START: Once = Once::new();
 /// assert!(found);
 /// ```
 pub fn registry() -> &'static Registry {
-    START.call_once(|| crate::declared::declare_all(&REGISTRY));
+    START.call_once(|| declare::declare_all(&REGISTRY));
     &REGISTRY
 }
 
@@ -67,9 +82,6 @@ pub struct Registry {
     timeouts: Table<TimeoutPolicy>,
     rate_limiters: Table<RateLimiter>,
     conflicts: Mutex<Vec<ConfigError>>,
-    /// Serialises configuration changes, so each is checked and applied
-    /// whole.
-    pub(crate) configuring: Mutex<crate::config::Switches>,
 }
 
 /// A policy's kind and name.
@@ -94,9 +106,9 @@ pub struct PolicyId {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// Overall health, as in [`HealthReport::status`].
+    /// Overall health, as in [`HealthReport::status`](crate::health::HealthReport::status).
     pub status: Status,
-    /// Overall score, as in [`HealthReport::score`].
+    /// Overall score, as in [`HealthReport::score`](crate::health::HealthReport::score).
     pub score: f64,
     /// Declarations that gave one name different settings (see
     /// [`Registry::conflicts`]), as messages; empty when all is well.
@@ -113,270 +125,6 @@ pub struct Snapshot {
     pub rate_limiters: Vec<RateLimiterSnapshot>,
 }
 
-/// A kind of policy the registry holds. Public only so generated call sites
-/// can name `P::Config`; sealed by `Tabled`, which only this crate implements.
-#[doc(hidden)]
-pub trait Registered: Sized + Send + Sync + 'static {
-    /// The kind, for messages and look-ups.
-    const KIND: PolicyKind;
-    /// The settings type.
-    type Config: PartialEq + fmt::Debug + Copy + Default + Send + Sync + 'static;
-
-    /// A policy with these settings, or what is wrong with them.
-    fn build(name: PolicyName, config: Self::Config) -> Result<Self, ConfigError>;
-    /// The settings in force.
-    fn config_of(&self) -> Self::Config;
-}
-
-/// Where the registry keeps each kind, and how configuration changes it.
-pub(crate) trait Tabled: Registered + Named {
-    fn table(registry: &Registry) -> &Table<Self>;
-    /// The settings configuration may change.
-    fn fields() -> &'static [Field<Self::Config>];
-    fn validate(config: &Self::Config, policy: &str) -> Result<(), ConfigError>;
-    /// Whether a built policy can take `config` while it runs.
-    fn check_reconfigure(&self, config: &Self::Config) -> Result<(), ConfigError>;
-    fn reconfigure(&self, config: Self::Config) -> Result<(), ConfigError>;
-}
-
-macro_rules! registered {
-    ($policy:ty, $config:ty, $kind:ident, $field:ident $(, fields: $fields:expr)?) => {
-        impl Registered for $policy {
-            const KIND: PolicyKind = PolicyKind::$kind;
-            type Config = $config;
-
-            fn build(name: PolicyName, config: $config) -> Result<Self, ConfigError> {
-                <$policy>::new(name, config)
-            }
-
-            fn config_of(&self) -> $config {
-                self.config()
-            }
-        }
-
-        impl Tabled for $policy {
-            fn table(registry: &Registry) -> &Table<Self> {
-                &registry.$field
-            }
-
-            fn validate(config: &$config, policy: &str) -> Result<(), ConfigError> {
-                config.validate(policy)
-            }
-
-            registered!(@live $policy, $config $(, $fields)?);
-        }
-    };
-    (@live $policy:ty, $config:ty, $fields:expr) => {
-        fn fields() -> &'static [Field<$config>] {
-            $fields
-        }
-
-        fn check_reconfigure(&self, config: &$config) -> Result<(), ConfigError> {
-            <$policy>::check_reconfigure(self, config)
-        }
-
-        fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
-            <$policy>::reconfigure(self, config)
-        }
-    };
-    (@live $policy:ty, $config:ty) => {
-        fn fields() -> &'static [Field<$config>] {
-            &[]
-        }
-
-        fn check_reconfigure(&self, _: &$config) -> Result<(), ConfigError> {
-            Err(ConfigError::InvalidValue {
-                kind: Self::KIND,
-                policy: self.name().to_string(),
-                key: "config",
-                reason: "cannot change while the program runs".to_owned(),
-            })
-        }
-
-        fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
-            self.check_reconfigure(&config)
-        }
-    };
-}
-
-registered!(
-    CircuitBreaker,
-    CircuitBreakerConfig,
-    CircuitBreaker,
-    circuit_breakers,
-    fields: schema::CIRCUIT_BREAKER
-);
-registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads, fields: schema::BULKHEAD);
-registered!(RetryPolicy, RetryConfig, Retry, retries, fields: schema::RETRY);
-registered!(TimeoutPolicy, TimeoutConfig, Timeout, timeouts, fields: schema::TIMEOUT);
-registered!(
-    RateLimiter,
-    RateLimiterConfig,
-    RateLimiter,
-    rate_limiters,
-    fields: schema::RATE_LIMITER
-);
-
-pub(crate) struct Table<P: Tabled>(RwLock<BTreeMap<PolicyName, Arc<Entry<P>>>>);
-
-/// What declaring a name found.
-enum Declared<P: Tabled> {
-    /// A new entry, or one declared before with the same settings.
-    Agreed(Arc<Entry<P>>),
-    /// One declared before with other settings, which stay in force.
-    Conflicting(Arc<Entry<P>>, ConfigError),
-}
-
-impl<P: Tabled> Table<P> {
-    const fn new() -> Self {
-        Self(RwLock::new(BTreeMap::new()))
-    }
-
-    /// The policy `name` if there is one, for look-ups that need no error.
-    fn find(&self, name: &str) -> Option<Arc<P>> {
-        self.get(name).ok()
-    }
-
-    pub(crate) fn entry(&self, name: &str) -> Option<Arc<Entry<P>>> {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(name).cloned()
-    }
-
-    pub(crate) fn entries(&self) -> Vec<Arc<Entry<P>>> {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.values().cloned().collect()
-    }
-
-    pub(crate) fn names(&self) -> Vec<PolicyName> {
-        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        map.keys().cloned().collect()
-    }
-
-    pub(crate) fn unknown(&self, name: &str) -> ConfigError {
-        ConfigError::UnknownPolicy {
-            kind: P::KIND,
-            name: name.to_owned(),
-            known: self.names().iter().map(|n| n.to_string()).collect(),
-        }
-    }
-
-    /// The policy `name`, or the member `key` of a keyed policy written
-    /// `name[key]`; built if it was not yet.
-    fn get(&self, name: &str) -> Result<Arc<P>, ConfigError> {
-        if let Some(entry) = self.entry(name) {
-            return match &entry.keys {
-                None => Ok(entry.policy()),
-                Some(keys) => Err(ConfigError::UnknownPolicy {
-                    kind: P::KIND,
-                    name: name.to_owned(),
-                    known: keys
-                        .members()
-                        .iter()
-                        .map(|p| p.policy_name().to_string())
-                        .collect(),
-                }),
-            };
-        }
-        if let Some((group, key)) = name.strip_suffix(']').and_then(|n| n.split_once('['))
-            && let Some(entry) = self.entry(group)
-            && let Some(keys) = &entry.keys
-        {
-            return keys.find(key).ok_or_else(|| ConfigError::UnknownPolicy {
-                kind: P::KIND,
-                name: name.to_owned(),
-                known: keys
-                    .members()
-                    .iter()
-                    .map(|p| p.policy_name().to_string())
-                    .collect(),
-            });
-        }
-        Err(self.unknown(name))
-    }
-
-    /// Declares `name`, or finds the entry declared under it before.
-    fn declare_shared(
-        &self,
-        name: PolicyName,
-        code: P::Config,
-        keys: Option<KeyOptions>,
-    ) -> Declared<P> {
-        let existing = self.entry(name.as_str());
-        let entry = match existing {
-            Some(entry) => entry,
-            None => {
-                let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-                Arc::clone(
-                    map.entry(name.clone())
-                        .or_insert_with(|| Arc::new(Entry::new(name.clone(), code, keys))),
-                )
-            }
-        };
-        if entry.code == code && entry.keys.is_some() == keys.is_some() {
-            return Declared::Agreed(entry);
-        }
-        let shape = |config: &P::Config, keyed: bool| {
-            format!("{config:?}{}", if keyed { " (keyed)" } else { "" })
-        };
-        let conflict = ConfigError::Conflict {
-            kind: P::KIND,
-            name: name.to_string(),
-            in_force: shape(&entry.code, entry.keys.is_some()),
-            ignored: shape(&code, keys.is_some()),
-        };
-        Declared::Conflicting(entry, conflict)
-    }
-
-    /// Declares a new entry under `name`, or under the first free `name#N`.
-    fn declare_unique(
-        &self,
-        name: &'static str,
-        code: P::Config,
-        keys: Option<KeyOptions>,
-    ) -> Arc<Entry<P>> {
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        let mut candidate = PolicyName::from_static(name);
-        let mut suffix = 1;
-        while map.contains_key(&candidate) {
-            suffix += 1;
-            candidate = PolicyName::from(format!("{name}#{suffix}"));
-        }
-        let entry = Arc::new(Entry::new(candidate.clone(), code, keys));
-        map.insert(candidate, Arc::clone(&entry));
-        entry
-    }
-
-    /// Every built policy, keyed members included.
-    fn all(&self) -> Vec<Arc<P>> {
-        self.entries()
-            .iter()
-            .flat_map(|entry| entry.live())
-            .collect()
-    }
-}
-
-/// Policies that know their name.
-pub(crate) trait Named {
-    fn policy_name(&self) -> &PolicyName;
-}
-
-macro_rules! named {
-    ($($policy:ty),*) => {$(
-        impl Named for $policy {
-            fn policy_name(&self) -> &PolicyName {
-                self.name()
-            }
-        }
-    )*};
-}
-named!(
-    CircuitBreaker,
-    Bulkhead,
-    RetryPolicy,
-    TimeoutPolicy,
-    RateLimiter
-);
-
 impl Registry {
     const fn new() -> Self {
         Self {
@@ -386,7 +134,6 @@ impl Registry {
             timeouts: Table::new(),
             rate_limiters: Table::new(),
             conflicts: Mutex::new(Vec::new()),
-            configuring: Mutex::new(crate::config::Switches::new()),
         }
     }
 
@@ -586,7 +333,7 @@ impl Registry {
             .collect();
         let bulkheads: Vec<BulkheadSnapshot> =
             self.bulkheads.all().iter().map(|b| b.snapshot()).collect();
-        let (status, score) = health::overall(
+        let (status, score) = overall(
             circuit_breakers
                 .iter()
                 .map(|b| (true, b.health, b.score))
@@ -607,17 +354,6 @@ impl Registry {
                 .map(|r| r.snapshot())
                 .collect(),
         }
-    }
-
-    /// Every circuit breaker's and bulkhead's health, and overall; see
-    /// [`health`](crate::health).
-    ///
-    /// ```
-    /// let report = resil::registry().health();
-    /// assert!(report.score >= 0.0 && report.score <= 1.0);
-    /// ```
-    pub fn health(&self) -> HealthReport {
-        HealthReport::from_snapshot(&self.snapshot())
     }
 
     /// Resets the policy `name` of `kind` (state and counters).

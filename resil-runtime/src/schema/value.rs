@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::{Serialize, Serializer};
 
 use crate::retry::{Backoff, Jitter};
 
@@ -363,6 +364,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, &'static str> {
         return Err("expected a duration shorter than 584 years");
     }
     Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// Values serialize as what they hold, for the configuration report.
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(n) => serializer.serialize_i64(*n),
+            Value::Float(x) => serializer.serialize_f64(*x),
+            Value::Str(s) => serializer.serialize_str(s),
+        }
+    }
 }
 
 #[cfg(test)]

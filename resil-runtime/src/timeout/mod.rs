@@ -21,8 +21,7 @@ use serde::Serialize;
 
 use crate::error::{ConfigError, Error, PolicyKind, PolicyName};
 use crate::events::{self, EventKind};
-use crate::live::LiveTimeoutConfig;
-use crate::private::Rejection;
+use crate::outcome::Rejection;
 use crate::sync::AtomicU64;
 
 mod reconfigure;
@@ -168,7 +167,7 @@ impl TimeoutPolicy {
         F: Future<Output = Result<T, E>>,
         E: From<Error>,
     {
-        let call = async { (call.await, crate::private::Rejection::new()) };
+        let call = async { (call.await, Rejection::new()) };
         self.run(call, E::from).await.0
     }
 
@@ -214,5 +213,12 @@ impl fmt::Debug for TimeoutPolicy {
             .field("name", &self.name)
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+crate::live::live_config! {
+    /// A timeout's settings.
+    LiveTimeoutConfig for TimeoutConfig {
+        duration: Duration,
     }
 }
