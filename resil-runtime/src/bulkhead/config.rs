@@ -87,3 +87,33 @@ crate::live::live_config! {
         wait: Duration,
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loom))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_round_trips_through_the_live_cell() {
+        let bulkhead = BulkheadConfig::DEFAULT.max_concurrent(3).queue(9);
+        assert_eq!(LiveBulkheadConfig::new(&bulkhead).load(), bulkhead);
+    }
+
+    #[test]
+    fn readers_never_see_half_a_store() {
+        let a = BulkheadConfig::DEFAULT.max_concurrent(1).queue(1);
+        let b = BulkheadConfig::DEFAULT.max_concurrent(2).queue(2);
+        let live = LiveBulkheadConfig::new(&a);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for i in 0..20_000 {
+                    live.store(if i % 2 == 0 { &b } else { &a });
+                }
+            });
+            for _ in 0..20_000 {
+                let seen = live.load();
+                assert_eq!(seen.max_concurrent, seen.queue, "{seen:?}");
+            }
+        });
+    }
+}

@@ -218,3 +218,29 @@ impl LiveCircuitBreakerConfig {
         self.min_calls().unwrap_or_else(|| self.window())
     }
 }
+
+#[cfg(test)]
+#[cfg(not(loom))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_field_round_trips_through_the_live_cell() {
+        let breaker = CircuitBreakerConfig::DEFAULT
+            .threshold(7)
+            .failure_rate(0.25)
+            .window(40)
+            .min_calls(20)
+            .timeout(Duration::from_millis(1500))
+            .half_open_max(3)
+            .success_threshold(4);
+        assert_eq!(LiveCircuitBreakerConfig::new(&breaker).load(), breaker);
+        let defaults = LiveCircuitBreakerConfig::new(&CircuitBreakerConfig::DEFAULT);
+        assert_eq!(defaults.load(), CircuitBreakerConfig::DEFAULT);
+        defaults.store(&breaker);
+        assert_eq!(defaults.load(), breaker);
+        assert_eq!(defaults.effective_min_calls(), 20);
+    }
+}

@@ -260,6 +260,30 @@ crate::live::live_config! {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_field_round_trips_through_the_live_cell() {
+        for backoff in [
+            Backoff::Exponential,
+            Backoff::Linear,
+            Backoff::Fibonacci,
+            Backoff::Constant,
+        ] {
+            for jitter in [
+                Jitter::None,
+                Jitter::Full,
+                Jitter::Equal,
+                Jitter::Decorrelated,
+            ] {
+                let retry = RetryConfig::DEFAULT
+                    .backoff(backoff)
+                    .jitter(jitter)
+                    .multiplier(1.5)
+                    .retry_rejections(true);
+                assert_eq!(LiveRetryConfig::new(&retry).load(), retry);
+            }
+        }
+    }
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
