@@ -14,13 +14,11 @@ use crate::error::{Error, PolicyKind};
 use crate::events;
 
 /// Why a breaker refused a call, before it is made into a
-/// [`resil::Error`](Error) by [`CircuitBreaker::refusal_error`]: two words
-/// where the error is six, so that the refusal travels out of the entry
-/// cheaply and the error is built once, where it is handed on.
-///
-/// One word, without drop glue: the `retry_after` of an open (or forced
-/// open, or full half-open) breaker in microseconds, or [`INJECTED`] for a
-/// chaos fault.
+/// [`resil::Error`](Error) by [`CircuitBreaker::refusal_error`]: one word
+/// without drop glue where the error is six, so that the refusal travels
+/// out of the entry cheaply and the error is built once, where it is handed
+/// on. The word is the `retry_after` of an open (or forced open, or full
+/// half-open) breaker in microseconds, or [`INJECTED`] for a chaos fault.
 ///
 /// [`INJECTED`]: Self::INJECTED
 #[doc(hidden)]
