@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use resil::__private::{Rejection, never};
+use resil::__private::{BreakerEntry, BulkheadEntry, Rejection, never};
 use resil::{
     Bulkhead, BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, CircuitState, ConfigError,
     Jitter, PolicyKind, RetryConfig, RetryPolicy, RetryStep, bulkhead, circuit_breaker, registry,
@@ -152,20 +152,20 @@ async fn guarded<T>(
     bulkhead: &Bulkhead,
     body: impl Future<Output = Result<T, AppError>>,
 ) -> (Result<T, AppError>, Rejection) {
-    let permit = match breaker.try_enter() {
+    let permit = match BreakerEntry::try_enter(breaker) {
         Some(permit) => Ok(permit),
-        None => breaker.enter_slow().await,
+        None => BreakerEntry::enter_slow(breaker).await,
     };
     let permit = match permit {
         Ok(permit) => permit,
         Err(refusal) => {
-            let error = breaker.refusal_error(refusal);
+            let error = BreakerEntry::refusal_error(breaker, refusal);
             return (Err(error.clone().into()), Rejection::of(&error));
         }
     };
-    let slot = match bulkhead.try_enter() {
+    let slot = match BulkheadEntry::try_enter(bulkhead) {
         Some(slot) => Ok(slot),
-        None => bulkhead.enter_slow().await,
+        None => BulkheadEntry::enter_slow(bulkhead).await,
     };
     let slot = match slot {
         Ok(slot) => slot,

@@ -2,9 +2,12 @@
 //! through `resil::__private`, and it may change in any release.
 
 use std::fmt;
+use std::time::Duration;
 
-pub use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSlot};
+pub use crate::bulkhead::slots::BulkheadSlot;
+pub use crate::bulkhead::{Bulkhead, BulkheadConfig};
 pub use crate::circuit_breaker::permit::settle;
+pub use crate::circuit_breaker::refusal::Refusal;
 pub use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitPermit};
 pub use crate::error::Error;
 pub use crate::outcome::{Rejection, always, never, no_retry_after};
@@ -231,5 +234,118 @@ pub trait RenderNothing {
 impl<E> RenderNothing for Describe<'_, E> {
     fn render(&self) -> Option<String> {
         None
+    }
+}
+
+// The entries only generated code calls. They are inherent `pub(crate)`
+// methods of the policies, so that a policy's public surface is what a
+// user may call; generated code reaches them through these traits, by
+// UFCS (`::resil::__private::BreakerEntry::try_enter(&*breaker)`). Each
+// method forwards to the inherent one with the same inlining, so that the
+// generated code compiles to what it did when it called them directly.
+
+/// Keeps the entry traits to the runtime's own types.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::CircuitBreaker {}
+    impl Sealed for super::Bulkhead {}
+    impl Sealed for super::RetryRun<'_> {}
+}
+
+/// A circuit breaker's entry as the generated code makes it: the fast
+/// path, the slow path (chaos faults, open and half-open), and the error a
+/// refusal stands for.
+pub trait BreakerEntry: sealed::Sealed {
+    /// A permit if the breaker is closed; `None` sends the call to
+    /// [`enter_slow`](Self::enter_slow).
+    fn try_enter(&self) -> Option<CircuitPermit<'_>>;
+    /// Chaos faults, then a permit or the refusal.
+    fn enter_slow(&self) -> impl Future<Output = Result<CircuitPermit<'_>, Refusal>> + Send;
+    /// The error a refusal of this breaker stands for.
+    fn refusal_error(&self, refusal: Refusal) -> Error;
+}
+
+impl BreakerEntry for CircuitBreaker {
+    #[inline]
+    fn try_enter(&self) -> Option<CircuitPermit<'_>> {
+        CircuitBreaker::try_enter(self)
+    }
+
+    #[inline]
+    fn enter_slow(&self) -> impl Future<Output = Result<CircuitPermit<'_>, Refusal>> + Send {
+        CircuitBreaker::enter_slow(self)
+    }
+
+    #[inline]
+    fn refusal_error(&self, refusal: Refusal) -> Error {
+        CircuitBreaker::refusal_error(self, refusal)
+    }
+}
+
+/// A bulkhead's entry as the generated code makes it: a free slot at once,
+/// or the queue.
+pub trait BulkheadEntry: sealed::Sealed {
+    /// A slot if one is free; `None` sends the call to
+    /// [`enter_slow`](Self::enter_slow).
+    fn try_enter(&self) -> Option<BulkheadSlot<'_>>;
+    /// Chaos faults, then a slot, waiting in the queue if need be.
+    fn enter_slow(&self) -> impl Future<Output = Result<BulkheadSlot<'_>, Error>> + Send;
+}
+
+impl BulkheadEntry for Bulkhead {
+    #[inline]
+    fn try_enter(&self) -> Option<BulkheadSlot<'_>> {
+        Bulkhead::try_enter(self)
+    }
+
+    #[inline]
+    fn enter_slow(&self) -> impl Future<Output = Result<BulkheadSlot<'_>, Error>> + Send {
+        Bulkhead::enter_slow(self)
+    }
+}
+
+/// The generated retry loop's steps: a success counted, and the decision
+/// after a failure that takes the error by value (see
+/// [`RetryRun::next_after`] for the stepping users call).
+pub trait RetryStepping: sealed::Sealed {
+    /// The attempt succeeded: counted; the run is over.
+    fn succeeded(&self);
+    /// `Done(error)` hands the error back to be returned; `Retry(delay)`
+    /// drops it.
+    fn after_failure<E, P, H, D>(
+        &mut self,
+        error: E,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<E>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>;
+}
+
+impl RetryStepping for RetryRun<'_> {
+    #[inline]
+    fn succeeded(&self) {
+        RetryRun::succeeded(self)
+    }
+
+    #[inline]
+    fn after_failure<E, P, H, D>(
+        &mut self,
+        error: E,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<E>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>,
+    {
+        RetryRun::after_failure(self, error, rejection, retry_if, retry_after, describe)
     }
 }

@@ -17,13 +17,13 @@ use super::scopes::Layering;
 //
 //     {
 //         let __resil_breaker_1 = POLICY;
-//         let __resil_permit = match match __resil_breaker_1.try_enter() {
+//         let __resil_permit = match match BreakerEntry::try_enter(&*__resil_breaker_1) {
 //             Some(permit) => Ok(permit),
-//             None => traced_by_ref(&__resil_span, pin!(__resil_breaker_1.enter_slow())).await,
+//             None => traced_by_ref(&__resil_span, pin!(BreakerEntry::enter_slow(&*__resil_breaker_1))).await,
 //         } {
 //             Ok(permit) => permit,
 //             Err(__resil_refusal) => REFUSED,   // see `Scopes`: the error is
-//         };                                    // `refusal_error(__resil_refusal)`
+//         };                                    // `BreakerEntry::refusal_error(..)`
 //         let __resil_result = inner;
 //         settle(__resil_permit, &__resil_result, ignore);
 //         __resil_result
@@ -45,7 +45,7 @@ pub(super) fn circuit_breaker(
     quote! {
         {
             let #breaker = #policy;
-            let __resil_permit = match match #breaker.try_enter() {
+            let __resil_permit = match match #private::BreakerEntry::try_enter(&*#breaker) {
                 ::core::option::Option::Some(__resil_permit) => ::core::result::Result::Ok(__resil_permit),
                 ::core::option::Option::None => #slow,
             } {
@@ -64,9 +64,9 @@ pub(super) fn circuit_breaker(
 //
 //     {
 //         let __resil_bulkhead_2 = POLICY;
-//         let __resil_slot = match match __resil_bulkhead_2.try_enter() {
+//         let __resil_slot = match match BulkheadEntry::try_enter(&*__resil_bulkhead_2) {
 //             Some(slot) => Ok(slot),
-//             None => traced_by_ref(&__resil_span, pin!(__resil_bulkhead_2.enter_slow())).await,
+//             None => traced_by_ref(&__resil_span, pin!(BulkheadEntry::enter_slow(&*__resil_bulkhead_2))).await,
 //         } {
 //             Ok(slot) => slot,
 //             Err(__resil_refusal) => REFUSED,   // see `Scopes`
@@ -81,11 +81,12 @@ pub(super) fn bulkhead(
     [refused, slow]: [TokenStream; 2],
     inner: TokenStream,
 ) -> TokenStream {
+    let private = cx.private;
     let bulkhead = format_ident!("__resil_bulkhead_{}", cx.index);
     quote! {
         {
             let #bulkhead = #policy;
-            let __resil_slot = match match #bulkhead.try_enter() {
+            let __resil_slot = match match #private::BulkheadEntry::try_enter(&*#bulkhead) {
                 ::core::option::Option::Some(__resil_slot) => ::core::result::Result::Ok(__resil_slot),
                 ::core::option::Option::None => #slow,
             } {

@@ -27,13 +27,13 @@
 //!                     let (__resil_attempt, __resil_rejection) = '__resil_scope_0: {
 //!                         ({                                            // `guards::circuit_breaker`
 //!                             let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1.get();
-//!                             let __resil_permit = match match __resil_breaker_1.try_enter() {
+//!                             let __resil_permit = match match BreakerEntry::try_enter(&*__resil_breaker_1) {
 //!                                 Some(permit) => Ok(permit),
-//!                                 None => __resil_breaker_1.enter_slow().await,
+//!                                 None => BreakerEntry::enter_slow(&*__resil_breaker_1).await,
 //!                             } {
 //!                                 Ok(permit) => permit,
 //!                                 Err(__resil_refusal) => {             // `Scopes::refuse`
-//!                                     let __resil_error = __resil_breaker_1.refusal_error(__resil_refusal);
+//!                                     let __resil_error = BreakerEntry::refusal_error(&*__resil_breaker_1, __resil_refusal);
 //!                                     let __resil_rejection = Rejection::of(&__resil_error);
 //!                                     break '__resil_scope_0 (Err(convert!(__resil_convert, __resil_error)), __resil_rejection);
 //!                                 }
@@ -49,8 +49,8 @@
 //!                         }, Rejection::new())
 //!                     };
 //!                     match __resil_attempt {
-//!                         Ok(value) => { __resil_run.succeeded(); break (Ok(value), __resil_rejection); }
-//!                         Err(error) => match __resil_run.after_failure(error, __resil_rejection, always, no_retry_after, ..) {
+//!                         Ok(value) => { RetryStepping::succeeded(&__resil_run); break (Ok(value), __resil_rejection); }
+//!                         Err(error) => match RetryStepping::after_failure(&mut __resil_run, error, __resil_rejection, always, no_retry_after, ..) {
 //!                             RetryStep::Done(error) => break (Err(error), __resil_rejection),
 //!                             RetryStep::Retry(delay) => delay,
 //!                         },
@@ -264,11 +264,15 @@ impl Expansion<'_> {
                 };
                 let cx = self.layering(&private, index);
                 let breaker = format_ident!("__resil_breaker_{}", index);
-                let refused = self
-                    .scopes
-                    .refuse(&cx, quote!(#breaker.refusal_error(__resil_refusal)));
-                let slow =
-                    (self.scopes).traced_entry(&private, index, quote!(#breaker.enter_slow()));
+                let refused = self.scopes.refuse(
+                    &cx,
+                    quote!(#private::BreakerEntry::refusal_error(&*#breaker, __resil_refusal)),
+                );
+                let slow = (self.scopes).traced_entry(
+                    &private,
+                    index,
+                    quote!(#private::BreakerEntry::enter_slow(&*#breaker)),
+                );
                 circuit_breaker(&cx, &policy, &ignore, [refused, slow], code)
             }
             Layer::Bulkhead(args) => {
@@ -277,7 +281,11 @@ impl Expansion<'_> {
                 let cx = self.layering(&private, index);
                 let own = format_ident!("__resil_bulkhead_{}", index);
                 let refused = self.scopes.refuse(&cx, quote!(__resil_refusal));
-                let slow = (self.scopes).traced_entry(&private, index, quote!(#own.enter_slow()));
+                let slow = (self.scopes).traced_entry(
+                    &private,
+                    index,
+                    quote!(#private::BulkheadEntry::enter_slow(&*#own)),
+                );
                 bulkhead(&cx, &policy, [refused, slow], code)
             }
             Layer::Timeout(args) => {

@@ -16,8 +16,8 @@ use crate::parse::Layer;
 //             let __resil_span = attempt_span(.., __resil_run.attempt(), parent);
 //             let (__resil_attempt, __resil_rejection) = attempt;
 //             match __resil_attempt {
-//                 Ok(value) => { __resil_run.succeeded(); break (Ok(value), __resil_rejection) }
-//                 Err(error) => match __resil_run.after_failure(error, __resil_rejection, retry_if, ..) {
+//                 Ok(value) => { RetryStepping::succeeded(&__resil_run); break (Ok(value), __resil_rejection) }
+//                 Err(error) => match RetryStepping::after_failure(&mut __resil_run, error, ..) {
 //                     RetryStep::Done(error) => break (Err(error), __resil_rejection),
 //                 RetryStep::Retry(delay) => sleep(delay).await,
 //             }
@@ -47,11 +47,12 @@ pub(super) fn retry_loop(
                     // it out cost every call several nanoseconds.
                     match __resil_attempt {
                         ::core::result::Result::Ok(__resil_value) => {
-                            __resil_run.succeeded();
+                            #private::RetryStepping::succeeded(&__resil_run);
                             break (::core::result::Result::Ok(__resil_value), __resil_rejection);
                         }
                         ::core::result::Result::Err(__resil_error) => {
-                            match __resil_run.after_failure(
+                            match #private::RetryStepping::after_failure(
+                                &mut __resil_run,
                                 __resil_error,
                                 __resil_rejection,
                                 #retry_if,

@@ -53,14 +53,14 @@ fn full_stack() {
         "let req = :: resil :: __private :: clone_arg (& req) ;",
         "let __resil_span : :: resil :: __private :: AttemptSpan = :: resil :: __private :: attempt_span (& [(\"retry\" , :: core :: concat ! (:: core :: module_path ! () , \"::\" , \"outline\")) , (\"circuit_breaker\" , \"osteon\") , (\"bulkhead\" , \"osteon\")] , __resil_run . attempt () , & :: resil :: __private :: NO_SPAN) ;",
         "let (__resil_attempt , __resil_rejection) = '__resil_scope_0 : { ({ let __resil_breaker_1 = __RESIL_CIRCUIT_BREAKER_1 . get () ;",
-        "match match __resil_breaker_1 . try_enter () { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (__resil_breaker_1 . enter_slow ())) . await , }",
+        "match match :: resil :: __private :: BreakerEntry :: try_enter (& * __resil_breaker_1) { :: core :: option :: Option :: Some (__resil_permit) => :: core :: result :: Result :: Ok (__resil_permit) , :: core :: option :: Option :: None => :: resil :: __private :: traced_by_ref (& __resil_span , :: core :: pin :: pin ! (:: resil :: __private :: BreakerEntry :: enter_slow (& * __resil_breaker_1))) . await , }",
         // A refusal jumps to the retry, past the breaker's settling.
-        "let __resil_error = __resil_breaker_1 . refusal_error (__resil_refusal) ;",
+        "let __resil_error = :: resil :: __private :: BreakerEntry :: refusal_error (& * __resil_breaker_1 , __resil_refusal) ;",
         "break '__resil_scope_0 (:: core :: result :: Result :: Err (:: resil :: __private :: convert ! (__resil_convert , __resil_error)) , __resil_rejection ,) ;",
         "let __resil_result = { let __resil_body = :: core :: pin :: pin ! (:: resil :: __private :: anchor :: < Result < Outline , OsteonError > , _ > (async { client . outline (req) . await })) ; match __resil_span { :: core :: option :: Option :: None => __resil_body . await , :: core :: option :: Option :: Some (__resil_span) => { :: resil :: __private :: traced (__resil_span , __resil_body) . await } } } ; :: core :: mem :: drop (__resil_slot) ;",
         ":: resil :: __private :: settle (__resil_permit , & __resil_result , :: resil :: __private :: never) ;",
-        "match __resil_run . after_failure (__resil_error , __resil_rejection , :: resil :: __private :: always ,",
-        ":: core :: result :: Result :: Ok (__resil_value) => { __resil_run . succeeded () ; break (:: core :: result :: Result :: Ok (__resil_value) , __resil_rejection) ; }",
+        "match :: resil :: __private :: RetryStepping :: after_failure (& mut __resil_run , __resil_error , __resil_rejection , :: resil :: __private :: always ,",
+        ":: core :: result :: Result :: Ok (__resil_value) => { :: resil :: __private :: RetryStepping :: succeeded (& __resil_run) ; break (:: core :: result :: Result :: Ok (__resil_value) , __resil_rejection) ; }",
         "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < Outline , OsteonError > >) ;",
     ] {
         assert!(out.contains(expected), "missing\n{expected}\nin\n{out}");
@@ -89,7 +89,7 @@ fn without_spans_the_body_and_the_entries_are_awaited_bare() {
     }
     assert!(
         out.contains(
-            ":: core :: option :: Option :: None => __resil_breaker_1 . enter_slow () . await"
+            ":: core :: option :: Option :: None => :: resil :: __private :: BreakerEntry :: enter_slow (& * __resil_breaker_1) . await"
         ),
         "{out}"
     );
@@ -261,7 +261,7 @@ fn new_layers_and_keys() {
         // the retry.
         "if __resil_rejection . is_set () { break '__resil_scope_1 (__resil_outcome , __resil_rejection) ; }",
         "if let :: core :: result :: Result :: Err (__resil_refusal) = __RESIL_RATE_LIMIT_4 . get () . acquire () . await",
-        "after_failure (__resil_error , __resil_rejection , :: resil :: __private :: always , hint ,",
+        "after_failure (& mut __resil_run , __resil_error , __resil_rejection , :: resil :: __private :: always , hint ,",
         "fallback_applies (__resil_rejection , true)",
         "fallback_future :: < Result < u8 , E > , _ > (cached (self , key , req , __resil_error)) . await",
     ] {

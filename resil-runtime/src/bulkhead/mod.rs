@@ -23,12 +23,12 @@ mod fault;
 mod permit;
 mod queue;
 mod reconfigure;
-mod slots;
+pub(crate) mod slots;
 
 pub use config::BulkheadConfig;
 pub(crate) use config::LiveBulkheadConfig;
 pub use permit::BulkheadPermit;
 #[cfg(feature = "tower")]
 pub(crate) use permit::OwnedBulkheadPermit;
-pub use slots::{Bulkhead, BulkheadSlot, BulkheadSnapshot};
+pub use slots::{Bulkhead, BulkheadSnapshot};
 use slots::{WAITING_ONE, running, waiting};

@@ -376,9 +376,8 @@ impl Bulkhead {
     /// The macros' entry when a slot is free: the slot. `None` when the
     /// call must queue (or chaos faults are injected anywhere), which
     /// [`enter_slow`](Self::enter_slow) then does.
-    #[doc(hidden)]
     #[inline]
-    pub fn try_enter(&self) -> Option<BulkheadSlot<'_>> {
+    pub(crate) fn try_enter(&self) -> Option<BulkheadSlot<'_>> {
         #[cfg(feature = "chaos")]
         if crate::chaos::armed() {
             return None;
@@ -394,9 +393,8 @@ impl Bulkhead {
 
     /// The rest of the macros' entry: chaos faults, then a slot, waiting in
     /// the queue if need be.
-    #[doc(hidden)]
     #[cold]
-    pub async fn enter_slow(&self) -> Result<BulkheadSlot<'_>, Error> {
+    pub(crate) async fn enter_slow(&self) -> Result<BulkheadSlot<'_>, Error> {
         if !crate::switch::bulkheads() {
             return Ok(BulkheadSlot { _permit: None });
         }
@@ -415,8 +413,7 @@ impl Bulkhead {
 }
 
 /// What a call through the macros holds while it runs: a slot, or nothing
-/// when bulkheads are switched off.
-#[doc(hidden)]
+/// when bulkheads are switched off. Named only through `__private`.
 #[derive(Debug)]
 pub struct BulkheadSlot<'a> {
     /// Given back when the slot is dropped.

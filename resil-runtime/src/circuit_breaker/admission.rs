@@ -151,9 +151,8 @@ impl CircuitBreaker {
     ///
     /// An `Option` of a two-word permit comes back in registers; a
     /// `Result` with the rejection would come back through memory.
-    #[doc(hidden)]
     #[inline]
-    pub fn try_enter(&self) -> Option<CircuitPermit<'_>> {
+    pub(crate) fn try_enter(&self) -> Option<CircuitPermit<'_>> {
         #[cfg(feature = "chaos")]
         if crate::chaos::armed() {
             return None;
@@ -178,9 +177,8 @@ impl CircuitBreaker {
     /// The rest of the macros' entry: chaos faults (an injected failure, an
     /// added latency), then a permit or the refusal (made into an error by
     /// [`refusal_error`](Self::refusal_error)).
-    #[doc(hidden)]
     #[cold]
-    pub async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Refusal> {
+    pub(crate) async fn enter_slow(&self) -> Result<CircuitPermit<'_>, Refusal> {
         #[cfg(feature = "chaos")]
         {
             let latency = fault::at_circuit_breaker(self)?;

@@ -62,7 +62,7 @@ mod fault;
 mod observers;
 pub(crate) mod permit;
 mod reconfigure;
-mod refusal;
+pub(crate) mod refusal;
 mod sliding;
 mod snapshot;
 mod state;
@@ -77,6 +77,6 @@ pub use observers::StateChange;
 pub use permit::CircuitPermit;
 #[cfg(feature = "tower")]
 pub(crate) use permit::OwnedCircuitPermit;
-pub use refusal::Refusal;
+pub(crate) use refusal::Refusal;
 pub use snapshot::CircuitBreakerSnapshot;
 pub use state::CircuitState;

@@ -64,10 +64,10 @@ impl CircuitBreaker {
         }
     }
 
-    /// The error a [`Refusal`] of this breaker stands for.
-    #[doc(hidden)]
+    /// The error a [`Refusal`] of this breaker stands for. Generated code
+    /// reaches it through `__private::BreakerEntry`.
     #[cold]
-    pub fn refusal_error(&self, refusal: Refusal) -> Error {
+    pub(crate) fn refusal_error(&self, refusal: Refusal) -> Error {
         #[cfg(feature = "chaos")]
         if refusal.0 == Refusal::INJECTED.0 {
             return crate::chaos::injected_error(&self.name);

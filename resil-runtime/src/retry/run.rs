@@ -124,9 +124,8 @@ impl RetryRun<'_> {
     }
 
     /// The attempt succeeded: counted; the run is over.
-    #[doc(hidden)]
     #[inline]
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         let counters = &self.policy.counters;
         if self.attempt == 1 {
             counters.succeeded_first.increment();
@@ -142,8 +141,7 @@ impl RetryRun<'_> {
     /// drops it. By value, so that the caller's result never has its
     /// address taken, which would keep a successful result in memory and
     /// cost every call a copy.
-    #[doc(hidden)]
-    pub fn after_failure<E, P, H, D>(
+    pub(crate) fn after_failure<E, P, H, D>(
         &mut self,
         error: E,
         rejection: Rejection,
