@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+pub use crate::origin::PolicyKind;
+use crate::origin::{Problem, Source};
+
 /// The name of a registered policy.
 ///
 /// Names written in code are `&'static str` and cost nothing to copy into an
@@ -132,39 +135,6 @@ impl fmt::Debug for PolicyName {
 impl Serialize for PolicyName {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
-    }
-}
-
-/// The kinds of policy resil provides.
-///
-/// ```
-/// assert_eq!(resil::PolicyKind::CircuitBreaker.to_string(), "circuit breaker");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum PolicyKind {
-    /// [`CircuitBreaker`](crate::CircuitBreaker).
-    CircuitBreaker,
-    /// [`Bulkhead`](crate::Bulkhead).
-    Bulkhead,
-    /// [`RetryPolicy`](crate::RetryPolicy).
-    Retry,
-    /// A rate limiter.
-    RateLimiter,
-    /// A timeout.
-    Timeout,
-}
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::CircuitBreaker => "circuit breaker",
-            Self::Bulkhead => "bulkhead",
-            Self::Retry => "retry",
-            Self::RateLimiter => "rate limiter",
-            Self::Timeout => "timeout",
-        })
     }
 }
 
@@ -379,9 +349,56 @@ pub enum ConfigError {
         /// The settings that were not applied.
         ignored: String,
     },
+    /// A configuration source (a file, a document, the environment, a
+    /// change made while the program runs) was not applied, and nothing
+    /// changed: every problem found, each naming its policy and key.
+    ///
+    /// ```
+    /// use resil::config::{Overrides, Source};
+    ///
+    /// let error = Overrides::from_json_str("{ not json", Source::named("inline")).unwrap_err();
+    /// assert!(error.to_string().starts_with("inline: configuration not applied"), "{error}");
+    /// assert_eq!(error.origin(), Some(&Source::named("inline")));
+    /// ```
+    #[error("{}", not_applied(origin, problems))]
+    NotApplied {
+        /// Where the configuration came from.
+        origin: Source,
+        /// Every problem found, in the order found.
+        problems: Vec<Problem>,
+    },
 }
 
 impl ConfigError {
+    /// Where the configuration came from, for a source that was not
+    /// applied; `None` for settings given in code.
+    pub fn origin(&self) -> Option<&Source> {
+        match self {
+            ConfigError::NotApplied { origin, .. } => Some(origin),
+            _ => None,
+        }
+    }
+
+    /// Every problem this error reports: the list of a source that was not
+    /// applied, or this one error as a problem.
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::NotApplied { problems, .. } => problems.clone(),
+            ConfigError::InvalidValue {
+                kind,
+                policy,
+                key,
+                reason,
+            } => vec![Problem {
+                kind: Some(*kind),
+                policy: Some(policy.clone()),
+                key: Some((*key).to_owned()),
+                message: reason.clone(),
+            }],
+            other => vec![Problem::general(other.to_string())],
+        }
+    }
+
     /// A broken rule of `resil_rules` as the error of policy `policy`:
     /// the rule's key and message, then `detail` (the value found, say).
     pub(crate) fn violated(
@@ -397,6 +414,19 @@ impl ConfigError {
             reason: format!("{}{detail}", violation.message),
         }
     }
+}
+
+fn not_applied(origin: &Source, problems: &[Problem]) -> String {
+    let mut text = format!("{origin}: configuration not applied, nothing changed");
+    match problems {
+        [one] => text.push_str(&format!(": {one}")),
+        many => {
+            for problem in many {
+                text.push_str(&format!("\n  - {problem}"));
+            }
+        }
+    }
+    text
 }
 
 fn known_list(known: &[String]) -> String {

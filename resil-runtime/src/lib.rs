@@ -77,6 +77,7 @@ mod clock;
 mod counter;
 mod duration;
 mod error;
+mod origin;
 mod sync;
 
 // 2. Hooks the policies call, knowing no policy.
@@ -87,6 +88,7 @@ mod live;
 #[cfg(feature = "metrics")]
 mod meter;
 mod outcome;
+mod route;
 mod span;
 mod status;
 mod switch;
@@ -121,11 +123,12 @@ pub use circuit_breaker::{
     CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot, CircuitPermit, CircuitState,
     StateChange,
 };
+pub use config::routes::registry;
 pub use declared::{Declared, DeclaredBulkhead, DeclaredCircuitBreaker, DeclaredRetry};
 pub use error::{ConfigError, Error, PolicyKind, PolicyName};
 pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 pub use registry::DEFAULT_MAX_KEYS;
-pub use registry::{PolicyId, Registry, Snapshot, registry};
+pub use registry::{PolicyId, Registry, Snapshot};
 pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
 pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
 

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
+use crate::config::routes::registry;
 use crate::rate_limit::RateLimiter;
-use crate::registry::{Declaration, Entry, KeyOptions, Registry, Tabled, registry};
+use crate::registry::{Declaration, Entry, KeyOptions, Registry, Tabled};
 use crate::retry::RetryPolicy;
 use crate::timeout::TimeoutPolicy;
 

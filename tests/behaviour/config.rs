@@ -202,8 +202,8 @@ fn bad_configuration_changes_nothing_and_names_every_problem() {
     for line in expected {
         assert!(message.contains(line), "missing\n{line}\nin\n{message}");
     }
-    assert_eq!(error.source, Source::named("test.json"));
-    assert_eq!(error.problems.len(), 5, "{message}");
+    assert_eq!(error.origin(), Some(&Source::named("test.json")));
+    assert_eq!(error.problems().len(), 5, "{message}");
     // The valid settings in the same document were not applied either.
     assert_eq!(
         threshold("cfg-strict"),
@@ -561,7 +561,7 @@ fn files_are_read_by_extension_and_named_in_errors() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[circuit_breaker.cfg-file]\nthreshold = \"two\"\n").unwrap();
     let error = resil::config::load_file(&bad).unwrap_err();
-    assert_eq!(error.source, Source::File(bad.clone()));
+    assert_eq!(error.origin(), Some(&Source::File(bad.clone())));
     assert!(
         error.to_string().starts_with(&format!(
             "{}: configuration not applied, nothing changed: circuit breaker `cfg-file`, `threshold`",
@@ -707,4 +707,55 @@ async fn switched_off_by_the_environment() {
         "environment: configuration not applied, nothing changed: retry, `enabled`: expected \
          `true` or `false`, found the string \"maybe\" (from `RESIL_RETRY_ENABLED`)"
     );
+}
+
+/// Issue 16, defect 10: a registered breaker's own `reconfigure` is a
+/// run-time layer like `registry().reconfigure`: the registry reports it,
+/// and a later unrelated change keeps it. A breaker built with `::new`
+/// under the same name is not the registry's and changes alone.
+#[test]
+fn a_registered_policys_own_reconfigure_is_the_run_time_layer() {
+    let breaker = registry()
+        .register_circuit_breaker("cfg-own-change", CircuitBreakerConfig::DEFAULT.threshold(5))
+        .unwrap();
+    breaker.reconfigure(breaker.config().threshold(9)).unwrap();
+    assert_eq!(threshold("cfg-own-change"), 9);
+    assert_eq!(
+        layer_of("cfg-own-change", "threshold"),
+        ("9".into(), Layer::Runtime)
+    );
+
+    // An unrelated change to another setting keeps the threshold.
+    registry()
+        .reconfigure(
+            PolicyKind::CircuitBreaker,
+            "cfg-own-change",
+            [("success_threshold", 2)],
+        )
+        .unwrap();
+    assert_eq!(threshold("cfg-own-change"), 9);
+    // And so does a file, a lower layer.
+    registry()
+        .apply(&json(
+            r#"{"circuit_breaker": {"cfg-own-change": {"threshold": 6}}}"#,
+        ))
+        .unwrap();
+    assert_eq!(threshold("cfg-own-change"), 9);
+
+    // A refused change is the registry's error, naming the run-time source,
+    // and changes nothing.
+    let error = breaker
+        .reconfigure(breaker.config().threshold(0))
+        .unwrap_err();
+    assert_eq!(error.origin(), Some(&Source::Runtime));
+    assert_eq!(threshold("cfg-own-change"), 9);
+
+    // Not the registry's: changes alone, and the registry's stays.
+    let unregistered =
+        resil::CircuitBreaker::new("cfg-own-change", CircuitBreakerConfig::DEFAULT).unwrap();
+    unregistered
+        .reconfigure(unregistered.config().threshold(3))
+        .unwrap();
+    assert_eq!(unregistered.config().threshold, 3);
+    assert_eq!(threshold("cfg-own-change"), 9);
 }

@@ -23,6 +23,7 @@ mod fault;
 mod permit;
 mod queue;
 mod reconfigure;
+pub(crate) use reconfigure::ROUTE;
 pub(crate) mod slots;
 
 pub use config::BulkheadConfig;

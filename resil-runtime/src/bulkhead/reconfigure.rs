@@ -4,6 +4,11 @@ use std::sync::atomic::Ordering;
 
 use super::{Bulkhead, BulkheadConfig, WAITING_ONE, running, waiting};
 use crate::error::ConfigError;
+use crate::route::Route;
+
+/// Where a registered bulkhead's [`reconfigure`](Bulkhead::reconfigure) goes:
+/// through the registry, as a run-time layer (see `crate::route`).
+pub(crate) static ROUTE: Route<Bulkhead, BulkheadConfig> = Route::new();
 
 impl Bulkhead {
     /// Replaces the settings while the bulkhead runs, keeping the calls in
@@ -15,6 +20,13 @@ impl Bulkhead {
     /// than the new limit run. A queued call keeps the `wait` it started
     /// with.
     ///
+    /// A bulkhead the [`registry()`](crate::registry()) holds changes
+    /// through it, as a run-time layer: `registry().configuration()`
+    /// reports the change, which changes to other settings and to lower
+    /// layers (a file, the environment) leave in force, and an
+    /// error is the registry's ([`ConfigError::NotApplied`]). A bulkhead built
+    /// with `new` changes alone.
+    ///
     /// ```
     /// use resil::{Bulkhead, BulkheadConfig};
     ///
@@ -25,6 +37,16 @@ impl Bulkhead {
     /// assert!(bulkhead.try_acquire().is_ok());
     /// ```
     pub fn reconfigure(&self, config: BulkheadConfig) -> Result<(), ConfigError> {
+        if let Some(routed) = ROUTE.take(self, &config) {
+            return routed;
+        }
+        self.reconfigure_in_place(config)
+    }
+
+    /// The change itself, made on this bulkhead alone: the registry calls it
+    /// once a run-time layer's change is checked, and
+    /// [`reconfigure`](Self::reconfigure) for a bulkhead it does not hold.
+    pub(crate) fn reconfigure_in_place(&self, config: BulkheadConfig) -> Result<(), ConfigError> {
         self.check_reconfigure(&config)?;
         self.config.store(&config);
         tracing::info!(target: "resil", policy = %self.name, ?config, "bulkhead reconfigured");

@@ -62,6 +62,7 @@ mod fault;
 mod observers;
 pub(crate) mod permit;
 mod reconfigure;
+pub(crate) use reconfigure::ROUTE;
 pub(crate) mod refusal;
 mod sliding;
 mod snapshot;

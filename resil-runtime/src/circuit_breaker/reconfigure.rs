@@ -3,6 +3,11 @@
 use super::sliding::Window;
 use super::{CircuitBreaker, CircuitBreakerConfig};
 use crate::error::{ConfigError, PolicyKind};
+use crate::route::Route;
+
+/// Where a registered breaker's [`reconfigure`](CircuitBreaker::reconfigure) goes:
+/// through the registry, as a run-time layer (see `crate::route`).
+pub(crate) static ROUTE: Route<CircuitBreaker, CircuitBreakerConfig> = Route::new();
 
 impl CircuitBreaker {
     /// Replaces the settings while the breaker runs, keeping its state,
@@ -18,6 +23,13 @@ impl CircuitBreaker {
     /// code, or in configuration loaded before the first call (see
     /// [`crate::config`]).
     ///
+    /// A breaker the [`registry()`](crate::registry()) holds changes
+    /// through it, as a run-time layer: `registry().configuration()`
+    /// reports the change, which changes to other settings and to lower
+    /// layers (a file, the environment) leave in force, and an
+    /// error is the registry's ([`ConfigError::NotApplied`]). A breaker built
+    /// with `new` changes alone.
+    ///
     /// ```
     /// use resil::{CircuitBreaker, CircuitBreakerConfig};
     ///
@@ -28,6 +40,19 @@ impl CircuitBreaker {
     /// assert_eq!(breaker.config().threshold, 2);
     /// ```
     pub fn reconfigure(&self, config: CircuitBreakerConfig) -> Result<(), ConfigError> {
+        if let Some(routed) = ROUTE.take(self, &config) {
+            return routed;
+        }
+        self.reconfigure_in_place(config)
+    }
+
+    /// The change itself, made on this breaker alone: the registry calls it
+    /// once a run-time layer's change is checked, and
+    /// [`reconfigure`](Self::reconfigure) for a breaker it does not hold.
+    pub(crate) fn reconfigure_in_place(
+        &self,
+        config: CircuitBreakerConfig,
+    ) -> Result<(), ConfigError> {
         self.check_reconfigure(&config)?;
         self.config.store(&config);
         tracing::info!(target: "resil", policy = %self.name, ?config, "circuit breaker reconfigured");

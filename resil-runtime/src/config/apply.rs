@@ -9,9 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::env::variable;
-use super::{
-    InvalidConfig, Item, KINDS, Layer, Overrides, Problem, SWITCHABLE, Source, key_of_kind,
-};
+use super::{Item, KINDS, Layer, Overrides, Problem, SWITCHABLE, Source, key_of_kind};
 use crate::bulkhead::Bulkhead;
 use crate::circuit_breaker::CircuitBreaker;
 use crate::error::{ConfigError, PolicyKind};
@@ -93,23 +91,6 @@ struct Plan<'a, P: Tabled> {
     config: P::Config,
 }
 
-fn problem_of(error: ConfigError) -> Problem {
-    match error {
-        ConfigError::InvalidValue {
-            kind,
-            policy,
-            key,
-            reason,
-        } => Problem {
-            kind: Some(kind),
-            policy: Some(policy),
-            key: Some(key.to_owned()),
-            message: reason,
-        },
-        other => Problem::general(other.to_string()),
-    }
-}
-
 pub(super) fn quoted(names: impl IntoIterator<Item = String>) -> String {
     let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
     if names.is_empty() {
@@ -119,7 +100,7 @@ pub(super) fn quoted(names: impl IntoIterator<Item = String>) -> String {
     }
 }
 
-pub(super) fn apply(registry: &Registry, overrides: &Overrides) -> Result<(), InvalidConfig> {
+pub(super) fn apply(registry: &Registry, overrides: &Overrides) -> Result<(), ConfigError> {
     let layer = overrides.source.layer();
     let mut switches = CONFIGURING.lock().unwrap_or_else(PoisonError::into_inner);
     let mut problems = overrides.problems.clone();
@@ -177,8 +158,8 @@ pub(super) fn apply(registry: &Registry, overrides: &Overrides) -> Result<(), In
     let timeouts = plan(&timeouts, layer, &mut problems);
     let limiters = plan(&limiters, layer, &mut problems);
     if !problems.is_empty() {
-        return Err(InvalidConfig {
-            source: overrides.source.clone(),
+        return Err(ConfigError::NotApplied {
+            origin: overrides.source.clone(),
             problems,
         });
     }
@@ -200,10 +181,10 @@ pub(super) fn reconfigure_typed<P: Tabled>(
     registry: &Registry,
     name: &str,
     change: impl FnOnce(P::Config) -> P::Config,
-) -> Result<(), InvalidConfig> {
+) -> Result<(), ConfigError> {
     let Some(entry) = registry.table::<P>().entry(name) else {
-        return Err(InvalidConfig {
-            source: Source::Runtime,
+        return Err(ConfigError::NotApplied {
+            origin: Source::Runtime,
             problems: vec![unknown_policy::<P>(registry, name)],
         });
     };
@@ -347,7 +328,7 @@ fn plan<'a, P: Tabled>(
             }
         };
         if let Err(invalid) = P::validate(&config, entry.name.as_str()) {
-            problems.push(problem_of(invalid));
+            problems.extend(invalid.problems());
             continue;
         }
         if let Some(refused) = entry
@@ -355,7 +336,7 @@ fn plan<'a, P: Tabled>(
             .iter()
             .find_map(|policy| policy.check_reconfigure(&config).err())
         {
-            problems.push(problem_of(refused));
+            problems.extend(refused.problems());
             continue;
         }
         plans.push(Plan {

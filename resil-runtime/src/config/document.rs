@@ -1,6 +1,7 @@
 //! Reading configuration documents (JSON, TOML, YAML) into overrides.
 
-use super::{InvalidConfig, Item, Overrides, Problem, Source, kind_keys, kind_of_key};
+use super::{Item, Overrides, Problem, Source, kind_keys, kind_of_key};
+use crate::error::ConfigError;
 use crate::schema::value::Node;
 
 /// Turns a parsed document into overrides. Shape problems (an unknown
@@ -80,14 +81,14 @@ fn describe(node: &Node) -> String {
     }
 }
 
-pub(super) fn syntax(source: Source, error: impl std::fmt::Display) -> InvalidConfig {
-    InvalidConfig {
-        source,
+pub(super) fn syntax(source: Source, error: impl std::fmt::Display) -> ConfigError {
+    ConfigError::NotApplied {
+        origin: source,
         problems: vec![Problem::general(format!("cannot be read: {error}"))],
     }
 }
 
-pub(super) fn json(text: &str, source: Source) -> Result<Overrides, InvalidConfig> {
+pub(super) fn json(text: &str, source: Source) -> Result<Overrides, ConfigError> {
     match serde_json::from_str::<Node>(text) {
         Ok(root) => Ok(from_tree(source, root)),
         Err(error) => Err(syntax(source, error)),
@@ -95,7 +96,7 @@ pub(super) fn json(text: &str, source: Source) -> Result<Overrides, InvalidConfi
 }
 
 #[cfg(feature = "toml")]
-pub(super) fn toml(text: &str, source: Source) -> Result<Overrides, InvalidConfig> {
+pub(super) fn toml(text: &str, source: Source) -> Result<Overrides, ConfigError> {
     match ::toml::from_str::<Node>(text) {
         Ok(root) => Ok(from_tree(source, root)),
         Err(error) => Err(syntax(source, error.to_string().trim_end())),
@@ -103,7 +104,7 @@ pub(super) fn toml(text: &str, source: Source) -> Result<Overrides, InvalidConfi
 }
 
 #[cfg(feature = "yaml")]
-pub(super) fn yaml(text: &str, source: Source) -> Result<Overrides, InvalidConfig> {
+pub(super) fn yaml(text: &str, source: Source) -> Result<Overrides, ConfigError> {
     match serde_norway::from_str::<Node>(text) {
         Ok(root) => Ok(from_tree(source, root)),
         Err(error) => Err(syntax(source, error)),

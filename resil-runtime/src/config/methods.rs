@@ -5,10 +5,10 @@
 //! nothing of configuration layers, sources or problems.
 
 use super::report::{self, PolicyConfiguration};
-use super::{InvalidConfig, Overrides, Source, apply};
+use super::{Overrides, Source, apply};
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
-use crate::error::PolicyKind;
+use crate::error::{ConfigError, PolicyKind};
 use crate::registry::Registry;
 use crate::retry::{RetryConfig, RetryPolicy};
 use crate::schema::Value;
@@ -32,7 +32,7 @@ impl Registry {
     /// registry().apply(&change).unwrap();
     /// assert_eq!(registry().bulkhead("apply-doc").unwrap().config().max_concurrent, 3);
     /// ```
-    pub fn apply(&self, overrides: &Overrides) -> Result<(), InvalidConfig> {
+    pub fn apply(&self, overrides: &Overrides) -> Result<(), ConfigError> {
         apply::apply(self, overrides)
     }
 
@@ -67,7 +67,7 @@ impl Registry {
         kind: PolicyKind,
         name: &str,
         settings: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<(), InvalidConfig>
+    ) -> Result<(), ConfigError>
     where
         K: Into<String>,
         V: Into<Value>,
@@ -94,7 +94,7 @@ impl Registry {
         &self,
         name: &str,
         change: impl FnOnce(CircuitBreakerConfig) -> CircuitBreakerConfig,
-    ) -> Result<(), InvalidConfig> {
+    ) -> Result<(), ConfigError> {
         apply::reconfigure_typed::<CircuitBreaker>(self, name, change)
     }
 
@@ -104,7 +104,7 @@ impl Registry {
         &self,
         name: &str,
         change: impl FnOnce(BulkheadConfig) -> BulkheadConfig,
-    ) -> Result<(), InvalidConfig> {
+    ) -> Result<(), ConfigError> {
         apply::reconfigure_typed::<Bulkhead>(self, name, change)
     }
 
@@ -114,7 +114,7 @@ impl Registry {
         &self,
         name: &str,
         change: impl FnOnce(RetryConfig) -> RetryConfig,
-    ) -> Result<(), InvalidConfig> {
+    ) -> Result<(), ConfigError> {
         apply::reconfigure_typed::<RetryPolicy>(self, name, change)
     }
 
@@ -130,7 +130,7 @@ impl Registry {
     /// registry().set_enabled(PolicyKind::Retry, true).unwrap();
     /// assert!(registry().set_enabled(PolicyKind::Timeout, false).is_err());
     /// ```
-    pub fn set_enabled(&self, kind: PolicyKind, enabled: bool) -> Result<(), InvalidConfig> {
+    pub fn set_enabled(&self, kind: PolicyKind, enabled: bool) -> Result<(), ConfigError> {
         self.apply(&Overrides::new(Source::Runtime).enable(kind, enabled))
     }
 

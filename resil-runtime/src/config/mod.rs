@@ -56,7 +56,7 @@
 //! Every source is checked as a whole before anything changes: an unknown
 //! policy, an unknown key, a value of the wrong type, a value out of range,
 //! or a change a running policy cannot take is reported in an
-//! [`InvalidConfig`] that names the source, the policy, the key and what is
+//! [`ConfigError::NotApplied`] that names the source, the policy, the key and what is
 //! valid, and every policy stays as it was.
 //!
 //! ```
@@ -88,105 +88,17 @@ mod document;
 mod env;
 mod methods;
 mod report;
+pub(crate) mod routes;
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
-
+pub use crate::origin::{Layer, Problem, Source};
 pub use crate::schema::Value;
 pub use report::{PolicyConfiguration, SettingValue};
 
+use crate::error::ConfigError;
 use crate::error::PolicyKind;
 use crate::registry::registry;
-
-/// Where configuration came from: named in every error about it.
-///
-/// ```
-/// use resil::config::{Layer, Source};
-///
-/// assert_eq!(Source::Environment.to_string(), "environment");
-/// assert_eq!(Source::File("resil.toml".into()).layer(), Layer::File);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Source {
-    /// A file, by its path.
-    File(PathBuf),
-    /// A document that did not come from a file, under a name the program
-    /// gave it. It counts as a file.
-    Document(String),
-    /// Environment variables.
-    Environment,
-    /// A change made while the program runs.
-    Runtime,
-}
-
-impl Source {
-    /// A document under a name of your choosing.
-    pub fn named(name: impl Into<String>) -> Self {
-        Source::Document(name.into())
-    }
-
-    /// The layer this source's settings take their place in.
-    pub fn layer(&self) -> Layer {
-        match self {
-            Source::File(_) | Source::Document(_) => Layer::File,
-            Source::Environment => Layer::Environment,
-            Source::Runtime => Layer::Runtime,
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Source::File(path) => write!(f, "{}", path.display()),
-            Source::Document(name) => f.write_str(name),
-            Source::Environment => f.write_str("environment"),
-            Source::Runtime => f.write_str("runtime"),
-        }
-    }
-}
-
-/// The layers a setting can come from, lowest first: a higher layer
-/// overrides a lower one whatever the order they were loaded in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layer {
-    /// The attribute or declaration in the source code.
-    Code,
-    /// A configuration document.
-    File,
-    /// Environment variables.
-    Environment,
-    /// A change made while the program runs.
-    Runtime,
-}
-
-impl Layer {
-    /// The layers above code, in order.
-    pub(crate) const OVERRIDES: [Layer; 3] = [Layer::File, Layer::Environment, Layer::Runtime];
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Layer::Code | Layer::File => 0,
-            Layer::Environment => 1,
-            Layer::Runtime => 2,
-        }
-    }
-}
-
-impl fmt::Display for Layer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Layer::Code => "code",
-            Layer::File => "file",
-            Layer::Environment => "environment",
-            Layer::Runtime => "runtime",
-        })
-    }
-}
 
 /// Settings to apply to named policies, read from one source. Nothing
 /// changes until [`Registry::apply`](crate::Registry::apply) checks them all
@@ -281,26 +193,26 @@ impl Overrides {
     }
 
     /// Reads a JSON document.
-    pub fn from_json_str(text: &str, source: Source) -> Result<Self, InvalidConfig> {
+    pub fn from_json_str(text: &str, source: Source) -> Result<Self, ConfigError> {
         document::json(text, source)
     }
 
     /// Reads a TOML document.
     #[cfg(feature = "toml")]
-    pub fn from_toml_str(text: &str, source: Source) -> Result<Self, InvalidConfig> {
+    pub fn from_toml_str(text: &str, source: Source) -> Result<Self, ConfigError> {
         document::toml(text, source)
     }
 
     /// Reads a YAML document.
     #[cfg(feature = "yaml")]
-    pub fn from_yaml_str(text: &str, source: Source) -> Result<Self, InvalidConfig> {
+    pub fn from_yaml_str(text: &str, source: Source) -> Result<Self, ConfigError> {
         document::yaml(text, source)
     }
 
     /// Reads a file, in the format its extension names: `.json`, `.toml`
     /// (with the `toml` feature), `.yaml` or `.yml` (with the `yaml`
     /// feature).
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, InvalidConfig> {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let source = Source::File(path.to_owned());
         let extension = path
@@ -317,8 +229,8 @@ impl Overrides {
             "toml" => document::toml(&read(&source)?, source),
             #[cfg(feature = "yaml")]
             "yaml" | "yml" => document::yaml(&read(&source)?, source),
-            other => Err(InvalidConfig {
-                source,
+            other => Err(ConfigError::NotApplied {
+                origin: source,
                 problems: vec![Problem::general(format!(
                     "unsupported file extension `{other}`; supported: {}",
                     supported_extensions()
@@ -410,93 +322,18 @@ pub(crate) fn kind_keys() -> String {
         .join(", ")
 }
 
-/// Configuration that was not applied, and why. Nothing changed.
-///
-/// ```
-/// use resil::config::{Overrides, Source};
-///
-/// let error = Overrides::from_json_str("{ not json", Source::named("inline")).unwrap_err();
-/// assert!(error.to_string().starts_with("inline: configuration not applied"), "{error}");
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct InvalidConfig {
-    /// Where the configuration came from.
-    pub source: Source,
-    /// Every problem found, in the order found.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for InvalidConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: configuration not applied, nothing changed",
-            self.source
-        )?;
-        match self.problems.as_slice() {
-            [one] => write!(f, ": {one}"),
-            many => {
-                for problem in many {
-                    write!(f, "\n  - {problem}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for InvalidConfig {}
-
-/// One thing wrong with a configuration source.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Problem {
-    /// The kind of policy, when the problem concerns one.
-    pub kind: Option<PolicyKind>,
-    /// The policy's name, when the problem concerns one.
-    pub policy: Option<String>,
-    /// The setting, when the problem concerns one.
-    pub key: Option<String>,
-    /// What is wrong, and what would be valid.
-    pub message: String,
-}
-
-impl Problem {
-    pub(crate) fn general(message: String) -> Self {
-        Self {
-            kind: None,
-            policy: None,
-            key: None,
-            message,
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.kind, &self.policy) {
-            (Some(kind), Some(policy)) => write!(f, "{kind} `{policy}`")?,
-            (Some(kind), None) => write!(f, "{kind}")?,
-            (None, Some(policy)) => write!(f, "`{policy}`")?,
-            (None, None) => {}
-        }
-        match (&self.key, self.kind.is_some() || self.policy.is_some()) {
-            (Some(key), true) => write!(f, ", `{key}`: ")?,
-            (Some(key), false) => write!(f, "`{key}`: ")?,
-            (None, true) => f.write_str(": ")?,
-            (None, false) => {}
-        }
-        f.write_str(&self.message)
-    }
-}
+/// The name this error had before configuration and policy errors became
+/// one type: a configuration that was not applied is
+/// [`ConfigError::NotApplied`].
+#[deprecated(note = "use `resil::ConfigError`, which it now is")]
+pub type InvalidConfig = ConfigError;
 
 /// Reads a file and applies it as the file layer; see [`Overrides::from_file`].
 ///
 /// ```no_run
 /// resil::config::load_file("resil.toml").unwrap_or_else(|error| panic!("{error}"));
 /// ```
-pub fn load_file(path: impl AsRef<Path>) -> Result<(), InvalidConfig> {
+pub fn load_file(path: impl AsRef<Path>) -> Result<(), ConfigError> {
     registry().apply(&Overrides::from_file(path)?)
 }
 
@@ -506,6 +343,6 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<(), InvalidConfig> {
 /// ```
 /// resil::config::load_env().unwrap();
 /// ```
-pub fn load_env() -> Result<(), InvalidConfig> {
+pub fn load_env() -> Result<(), ConfigError> {
     registry().apply(&Overrides::from_env())
 }

@@ -36,6 +36,7 @@
 mod config;
 mod limiter;
 mod reconfigure;
+pub(crate) use reconfigure::ROUTE;
 
 pub(crate) use config::LiveRateLimiterConfig;
 pub use config::RateLimiterConfig;

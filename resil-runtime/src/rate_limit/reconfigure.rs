@@ -5,12 +5,24 @@ use std::sync::atomic::Ordering;
 use super::{Derived, RateLimiter, RateLimiterConfig};
 use crate::clock;
 use crate::error::ConfigError;
+use crate::route::Route;
+
+/// Where a registered rate limiter's [`reconfigure`](RateLimiter::reconfigure) goes:
+/// through the registry, as a run-time layer (see `crate::route`).
+pub(crate) static ROUTE: Route<RateLimiter, RateLimiterConfig> = Route::new();
 
 impl RateLimiter {
     /// Replaces the settings while calls run, keeping the counters and how
     /// many turns are in use: turns taken at the old rate are re-spaced at
     /// the new one, so a higher rate lets calls through at once. Invalid
     /// settings are an error and change nothing.
+    ///
+    /// A rate limiter the [`registry()`](crate::registry()) holds changes
+    /// through it, as a run-time layer: `registry().configuration()`
+    /// reports the change, which changes to other settings and to lower
+    /// layers (a file, the environment) leave in force, and an
+    /// error is the registry's ([`ConfigError::NotApplied`]). A rate limiter built
+    /// with `new` changes alone.
     ///
     /// ```
     /// use std::time::Duration;
@@ -24,6 +36,19 @@ impl RateLimiter {
     /// assert!(limiter.reconfigure(limiter.config().rate(0)).is_err());
     /// ```
     pub fn reconfigure(&self, config: RateLimiterConfig) -> Result<(), ConfigError> {
+        if let Some(routed) = ROUTE.take(self, &config) {
+            return routed;
+        }
+        self.reconfigure_in_place(config)
+    }
+
+    /// The change itself, made on this rate limiter alone: the registry calls it
+    /// once a run-time layer's change is checked, and
+    /// [`reconfigure`](Self::reconfigure) for a rate limiter it does not hold.
+    pub(crate) fn reconfigure_in_place(
+        &self,
+        config: RateLimiterConfig,
+    ) -> Result<(), ConfigError> {
         self.check_reconfigure(&config)?;
         self.config.store(&config);
         let derived = Derived::of(&config);

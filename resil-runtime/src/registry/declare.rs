@@ -1,6 +1,6 @@
 //! Start-up declarations: every call site's `static` and every
 //! [`policy!`](crate::policy) declaration puts itself in one link-time list
-//! (a `linkme` distributed slice), which the first [`registry()`](super::registry)
+//! (a `linkme` distributed slice), which the first [`registry()`](crate::registry())
 //! walks. The list and its trait live with the registry they fill, so the
 //! registry needs nothing from the call sites and declared policies above
 //! it; they implement [`Declaration`].

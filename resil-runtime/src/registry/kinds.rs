@@ -79,7 +79,7 @@ macro_rules! registered {
         }
 
         fn reconfigure(&self, config: $config) -> Result<(), ConfigError> {
-            <$policy>::reconfigure(self, config)
+            <$policy>::reconfigure_in_place(self, config)
         }
     };
     (@live $policy:ty, $config:ty) => {

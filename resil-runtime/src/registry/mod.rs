@@ -3,7 +3,7 @@
 //! Every policy the program declares is known here from start-up: each
 //! call site's `static` and each declared policy puts itself in a
 //! link-time list (a `linkme` distributed slice), which the first call to
-//! [`registry()`] walks. A policy is *built* (its state allocated) the
+//! [`registry()`](crate::registry()) walks. A policy is *built* (its state allocated) the
 //! first time it is called or looked up, with the settings in force then,
 //! so configuration loaded at start-up can change any setting. Only tools
 //! look policies up by name: the hot path holds a direct reference in its
@@ -47,34 +47,16 @@ pub(crate) use table::Table;
 static REGISTRY: Registry = Registry::new();
 static START: Once = Once::new();
 
-/// The registry of every named policy in the program.
-///
-/// The first call walks every policy the program declares (attributes and
-/// [`policy!`](crate::policy) declarations, wherever they are, even inside
-/// functions never called yet), so [`Registry::policies`] lists them all
-/// before any call.
-///
-/// ```
-/// use resil::{registry, CircuitBreakerConfig};
-///
-/// let breaker = registry()
-///     .register_circuit_breaker("inventory", CircuitBreakerConfig::DEFAULT)
-///     .unwrap();
-/// breaker.force_open();
-/// let json = serde_json::to_value(registry().snapshot()).unwrap();
-/// let found = json["circuit_breakers"]
-///     .as_array()
-///     .unwrap()
-///     .iter()
-///     .any(|b| b["name"] == "inventory" && b["state"] == "forced_open");
-/// assert!(found);
-/// ```
-pub fn registry() -> &'static Registry {
+/// The registry, its start-up walk done. The public door,
+/// [`resil::registry()`](crate::registry()), is in the configuration
+/// layer, which also makes sure changes to registered policies go through
+/// it.
+pub(crate) fn registry() -> &'static Registry {
     START.call_once(|| declare::declare_all(&REGISTRY));
     &REGISTRY
 }
 
-/// Every named policy, by kind and name. Get it with [`registry()`].
+/// Every named policy, by kind and name. Get it with [`registry()`](crate::registry()).
 pub struct Registry {
     circuit_breakers: Table<CircuitBreaker>,
     bulkheads: Table<Bulkhead>,

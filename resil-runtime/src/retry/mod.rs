@@ -16,6 +16,7 @@ mod jitter_source;
 pub(crate) mod pause;
 mod policy;
 mod reconfigure;
+pub(crate) use reconfigure::ROUTE;
 mod run;
 
 pub(crate) use config::LiveRetryConfig;

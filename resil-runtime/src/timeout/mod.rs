@@ -25,6 +25,7 @@ use crate::outcome::Rejection;
 use crate::sync::AtomicU64;
 
 mod reconfigure;
+pub(crate) use reconfigure::ROUTE;
 
 /// Settings of a [`TimeoutPolicy`].
 ///

@@ -2,11 +2,23 @@
 
 use super::{TimeoutConfig, TimeoutPolicy};
 use crate::error::ConfigError;
+use crate::route::Route;
+
+/// Where a registered timeout's [`reconfigure`](TimeoutPolicy::reconfigure) goes:
+/// through the registry, as a run-time layer (see `crate::route`).
+pub(crate) static ROUTE: Route<TimeoutPolicy, TimeoutConfig> = Route::new();
 
 impl TimeoutPolicy {
     /// Replaces the settings, keeping the counters; calls already running
     /// keep the limit they started with. Invalid settings are an error and
     /// change nothing.
+    ///
+    /// A timeout the [`registry()`](crate::registry()) holds changes
+    /// through it, as a run-time layer: `registry().configuration()`
+    /// reports the change, which changes to other settings and to lower
+    /// layers (a file, the environment) leave in force, and an
+    /// error is the registry's ([`ConfigError::NotApplied`]). A timeout built
+    /// with `new` changes alone.
     ///
     /// ```
     /// use std::time::Duration;
@@ -18,6 +30,16 @@ impl TimeoutPolicy {
     /// assert!(timeout.reconfigure(timeout.config().duration(Duration::ZERO)).is_err());
     /// ```
     pub fn reconfigure(&self, config: TimeoutConfig) -> Result<(), ConfigError> {
+        if let Some(routed) = ROUTE.take(self, &config) {
+            return routed;
+        }
+        self.reconfigure_in_place(config)
+    }
+
+    /// The change itself, made on this timeout alone: the registry calls it
+    /// once a run-time layer's change is checked, and
+    /// [`reconfigure`](Self::reconfigure) for a timeout it does not hold.
+    pub(crate) fn reconfigure_in_place(&self, config: TimeoutConfig) -> Result<(), ConfigError> {
         self.check_reconfigure(&config)?;
         self.config.store(&config);
         tracing::info!(target: "resil", policy = %self.name, ?config, "timeout reconfigured");
