@@ -347,7 +347,7 @@ fn print_footprints() {
     );
     println!(
         "resil-footprint: retry policy = {} bytes",
-        std::mem::size_of::<resil::RetryPolicy>()
+        std::mem::size_of::<resil::Retry>()
     );
 }
 

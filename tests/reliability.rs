@@ -33,8 +33,7 @@ use std::time::Duration;
 use resil::__private::{BreakerEntry, BulkheadEntry, Rejection, never};
 use resil::{
     Bulkhead, BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, CircuitState, ConfigError,
-    Jitter, PolicyKind, RetryConfig, RetryPolicy, RetryStep, bulkhead, circuit_breaker, registry,
-    retry,
+    Jitter, PolicyKind, Retry, RetryConfig, RetryStep, bulkhead, circuit_breaker, registry, retry,
 };
 use tokio::time::advance;
 
@@ -180,7 +179,7 @@ async fn guarded<T>(
 /// The stack the macros generate, written out against the runtime API:
 /// retry around breaker around bulkhead around the body.
 async fn direct_stack(
-    retry: &RetryPolicy,
+    retry: &Retry,
     breaker: &CircuitBreaker,
     bulkhead: &Bulkhead,
     body: &Body,

@@ -59,7 +59,7 @@ use std::fmt;
 use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 use crate::registry::{Declaration, Registry, Tabled};
-use crate::retry::{RetryConfig, RetryPolicy};
+use crate::retry::{Retry, RetryConfig};
 use crate::site::Site;
 
 /// A named policy declared once, as a `static`, and used by path:
@@ -81,7 +81,7 @@ pub type DeclaredCircuitBreaker = Declared<CircuitBreaker>;
 /// A declared bulkhead; see [`Declared`].
 pub type DeclaredBulkhead = Declared<Bulkhead>;
 /// A declared retry policy; see [`Declared`].
-pub type DeclaredRetry = Declared<RetryPolicy>;
+pub type DeclaredRetry = Declared<Retry>;
 
 impl Declared<CircuitBreaker> {
     /// The circuit breaker `name` with `config`, checked at compile time
@@ -131,7 +131,7 @@ impl Declared<Bulkhead> {
     }
 }
 
-impl Declared<RetryPolicy> {
+impl Declared<Retry> {
     /// The retry policy `name` with `config`, checked at compile time when
     /// it initialises a `static` or `const`.
     ///
@@ -268,11 +268,11 @@ impl BulkheadPolicy for Declared<Bulkhead> {
 )]
 pub trait RetryPolicyDecl: Declaration + 'static {
     /// The declared policy.
-    fn declared(&'static self) -> &'static Declared<RetryPolicy>;
+    fn declared(&'static self) -> &'static Declared<Retry>;
 }
 
-impl RetryPolicyDecl for Declared<RetryPolicy> {
-    fn declared(&'static self) -> &'static Declared<RetryPolicy> {
+impl RetryPolicyDecl for Declared<Retry> {
+    fn declared(&'static self) -> &'static Declared<Retry> {
         self
     }
 }
@@ -296,7 +296,7 @@ pub fn bulkhead_policy<D: BulkheadPolicy>(policy: &'static D) -> &'static Declar
 /// The declared retry policy `#[retry(PATH)]` names.
 #[doc(hidden)]
 #[inline(always)]
-pub fn retry_policy<D: RetryPolicyDecl>(policy: &'static D) -> &'static Declared<RetryPolicy> {
+pub fn retry_policy<D: RetryPolicyDecl>(policy: &'static D) -> &'static Declared<Retry> {
     policy.declared()
 }
 

@@ -129,8 +129,12 @@ pub use error::{ConfigError, Error, PolicyKind, PolicyName};
 pub use rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
 pub use registry::DEFAULT_MAX_KEYS;
 pub use registry::{PolicyId, Registry, Snapshot};
-pub use retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetrySnapshot, RetryStep};
-pub use timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
+#[allow(deprecated)]
+pub use retry::RetryPolicy;
+pub use retry::{Backoff, Jitter, Retry, RetryConfig, RetryRun, RetrySnapshot, RetryStep};
+#[allow(deprecated)]
+pub use timeout::TimeoutPolicy;
+pub use timeout::{Timeout, TimeoutConfig, TimeoutSnapshot};
 
 /// Support for the code the macros generate. Not a public API: it may change
 /// in any release.

@@ -154,7 +154,7 @@ pub enum PolicyKind {
     CircuitBreaker,
     /// [`Bulkhead`](crate::Bulkhead).
     Bulkhead,
-    /// [`RetryPolicy`](crate::RetryPolicy).
+    /// [`Retry`](crate::Retry).
     Retry,
     /// A rate limiter.
     RateLimiter,

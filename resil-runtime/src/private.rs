@@ -13,8 +13,8 @@ pub use crate::error::Error;
 pub use crate::outcome::{Rejection, always, never, no_retry_after};
 pub use crate::rate_limit::{RateLimiter, RateLimiterConfig};
 pub use crate::retry::pause::sleep;
-pub use crate::retry::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryRun, RetryStep};
-pub use crate::timeout::{TimeoutConfig, TimeoutPolicy};
+pub use crate::retry::{Backoff, Jitter, Retry, RetryConfig, RetryRun, RetryStep};
+pub use crate::timeout::{Timeout, TimeoutConfig};
 
 pub use crate::declared::{
     BulkheadPolicy, CircuitBreakerPolicy, RetryPolicyDecl, bulkhead_policy, circuit_breaker_policy,

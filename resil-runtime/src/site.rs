@@ -18,8 +18,8 @@ use crate::circuit_breaker::CircuitBreaker;
 use crate::config::routes::registry;
 use crate::rate_limit::RateLimiter;
 use crate::registry::{Declaration, Entry, KeyOptions, Registry, Tabled};
-use crate::retry::RetryPolicy;
-use crate::timeout::TimeoutPolicy;
+use crate::retry::Retry;
+use crate::timeout::Timeout;
 
 /// A `static` per policy per annotated function: registers the policy on
 /// first use, then hands out a plain reference with one atomic load.
@@ -38,9 +38,9 @@ pub type CircuitBreakerSite = Site<CircuitBreaker>;
 /// The call site of a `#[bulkhead]`.
 pub type BulkheadSite = Site<Bulkhead>;
 /// The call site of a `#[retry]`.
-pub type RetrySite = Site<RetryPolicy>;
+pub type RetrySite = Site<Retry>;
 /// The call site of a `#[timeout]`.
-pub type TimeoutSite = Site<TimeoutPolicy>;
+pub type TimeoutSite = Site<Timeout>;
 /// The call site of a `#[rate_limit]`.
 pub type RateLimiterSite = Site<RateLimiter>;
 

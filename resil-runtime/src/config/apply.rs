@@ -15,11 +15,11 @@ use crate::circuit_breaker::CircuitBreaker;
 use crate::error::{ConfigError, PolicyKind};
 use crate::rate_limit::RateLimiter;
 use crate::registry::{Entry, Registry, Tabled, compose};
-use crate::retry::RetryPolicy;
+use crate::retry::Retry;
 use crate::schema::{self, key_list};
 use crate::schema::{Setting, Value};
 use crate::switch;
-use crate::timeout::TimeoutPolicy;
+use crate::timeout::Timeout;
 
 /// The per-kind switches of every layer, kept under the lock that
 /// serialises configuration changes.
@@ -149,8 +149,8 @@ pub(super) fn apply(registry: &Registry, overrides: &Overrides) -> Result<(), Co
     }
     let breakers = targets::<CircuitBreaker>(registry, &wanted, &mut problems);
     let bulkheads = targets::<Bulkhead>(registry, &wanted, &mut problems);
-    let retries = targets::<RetryPolicy>(registry, &wanted, &mut problems);
-    let timeouts = targets::<TimeoutPolicy>(registry, &wanted, &mut problems);
+    let retries = targets::<Retry>(registry, &wanted, &mut problems);
+    let timeouts = targets::<Timeout>(registry, &wanted, &mut problems);
     let limiters = targets::<RateLimiter>(registry, &wanted, &mut problems);
     let breakers = plan(&breakers, layer, &mut problems);
     let bulkheads = plan(&bulkheads, layer, &mut problems);

@@ -11,9 +11,9 @@ use crate::circuit_breaker::CircuitBreaker;
 use crate::error::PolicyKind;
 use crate::rate_limit::RateLimiter;
 use crate::registry::{Registry, Tabled};
-use crate::retry::RetryPolicy;
+use crate::retry::Retry;
 use crate::schema::{self, Value, key_list};
-use crate::timeout::TimeoutPolicy;
+use crate::timeout::Timeout;
 
 /// Works out which policy and key `RESIL_...` names: the one registered
 /// policy whose upper-cased name, followed by `_` and a valid key, makes
@@ -45,8 +45,8 @@ pub(super) fn variable(
     let mut partial = Vec::new();
     match_variable::<CircuitBreaker>(registry, rest, &mut found, &mut partial);
     match_variable::<Bulkhead>(registry, rest, &mut found, &mut partial);
-    match_variable::<RetryPolicy>(registry, rest, &mut found, &mut partial);
-    match_variable::<TimeoutPolicy>(registry, rest, &mut found, &mut partial);
+    match_variable::<Retry>(registry, rest, &mut found, &mut partial);
+    match_variable::<Timeout>(registry, rest, &mut found, &mut partial);
     match_variable::<RateLimiter>(registry, rest, &mut found, &mut partial);
     match found.as_slice() {
         [(kind, policy, key)] => wanted.push(Wanted {
@@ -122,8 +122,8 @@ fn variable_prefixes(registry: &Registry) -> Vec<String> {
     let mut out = Vec::new();
     of::<CircuitBreaker>(registry, &mut out);
     of::<Bulkhead>(registry, &mut out);
-    of::<RetryPolicy>(registry, &mut out);
-    of::<TimeoutPolicy>(registry, &mut out);
+    of::<Retry>(registry, &mut out);
+    of::<Timeout>(registry, &mut out);
     of::<RateLimiter>(registry, &mut out);
     out
 }

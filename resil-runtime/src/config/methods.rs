@@ -10,7 +10,7 @@ use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 use crate::error::{ConfigError, PolicyKind};
 use crate::registry::Registry;
-use crate::retry::{RetryConfig, RetryPolicy};
+use crate::retry::{Retry, RetryConfig};
 use crate::schema::Value;
 use crate::switch;
 
@@ -115,7 +115,7 @@ impl Registry {
         name: &str,
         change: impl FnOnce(RetryConfig) -> RetryConfig,
     ) -> Result<(), ConfigError> {
-        apply::reconfigure_typed::<RetryPolicy>(self, name, change)
+        apply::reconfigure_typed::<Retry>(self, name, change)
     }
 
     /// Switches every policy of `kind` (circuit breakers, bulkheads or

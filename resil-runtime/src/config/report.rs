@@ -12,17 +12,17 @@ use crate::circuit_breaker::CircuitBreaker;
 use crate::error::PolicyKind;
 use crate::rate_limit::RateLimiter;
 use crate::registry::{Registry, Tabled};
-use crate::retry::RetryPolicy;
+use crate::retry::Retry;
 use crate::schema::Value;
-use crate::timeout::TimeoutPolicy;
+use crate::timeout::Timeout;
 
 /// The settings in force of every configurable policy; see
 /// [`Registry::configuration`].
 pub(super) fn configuration(registry: &Registry) -> Vec<PolicyConfiguration> {
     let mut all = configuration_of::<CircuitBreaker>(registry);
     all.extend(configuration_of::<Bulkhead>(registry));
-    all.extend(configuration_of::<RetryPolicy>(registry));
-    all.extend(configuration_of::<TimeoutPolicy>(registry));
+    all.extend(configuration_of::<Retry>(registry));
+    all.extend(configuration_of::<Timeout>(registry));
     all.extend(configuration_of::<RateLimiter>(registry));
     all
 }

@@ -12,9 +12,9 @@ use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::rate_limit::{RateLimiter, RateLimiterConfig};
-use crate::retry::{RetryConfig, RetryPolicy};
+use crate::retry::{Retry, RetryConfig};
 use crate::schema::{self, Field};
-use crate::timeout::{TimeoutConfig, TimeoutPolicy};
+use crate::timeout::{Timeout, TimeoutConfig};
 
 /// A kind of policy the registry holds. Public only so generated call sites
 /// can name `P::Config`; sealed by `Tabled`, which only this crate implements.
@@ -110,8 +110,8 @@ registered!(
     fields: schema::CIRCUIT_BREAKER
 );
 registered!(Bulkhead, BulkheadConfig, Bulkhead, bulkheads, fields: schema::BULKHEAD);
-registered!(RetryPolicy, RetryConfig, Retry, retries, fields: schema::RETRY);
-registered!(TimeoutPolicy, TimeoutConfig, Timeout, timeouts, fields: schema::TIMEOUT);
+registered!(Retry, RetryConfig, Retry, retries, fields: schema::RETRY);
+registered!(Timeout, TimeoutConfig, Timeout, timeouts, fields: schema::TIMEOUT);
 registered!(
     RateLimiter,
     RateLimiterConfig,
@@ -134,10 +134,4 @@ macro_rules! named {
         }
     )*};
 }
-named!(
-    CircuitBreaker,
-    Bulkhead,
-    RetryPolicy,
-    TimeoutPolicy,
-    RateLimiter
-);
+named!(CircuitBreaker, Bulkhead, Retry, Timeout, RateLimiter);

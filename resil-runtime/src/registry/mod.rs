@@ -31,9 +31,9 @@ use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadSnapshot};
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitBreakerSnapshot};
 use crate::error::{ConfigError, PolicyKind, PolicyName};
 use crate::rate_limit::{RateLimiter, RateLimiterConfig, RateLimiterSnapshot};
-use crate::retry::{RetryConfig, RetryPolicy, RetrySnapshot};
+use crate::retry::{Retry, RetryConfig, RetrySnapshot};
 use crate::status::{Status, overall};
-use crate::timeout::{TimeoutConfig, TimeoutPolicy, TimeoutSnapshot};
+use crate::timeout::{Timeout, TimeoutConfig, TimeoutSnapshot};
 
 pub use declare::{DECLARATIONS, Declaration};
 pub(crate) use entry::{Entry, build, compose};
@@ -60,8 +60,8 @@ pub(crate) fn registry() -> &'static Registry {
 pub struct Registry {
     circuit_breakers: Table<CircuitBreaker>,
     bulkheads: Table<Bulkhead>,
-    retries: Table<RetryPolicy>,
-    timeouts: Table<TimeoutPolicy>,
+    retries: Table<Retry>,
+    timeouts: Table<Timeout>,
     rate_limiters: Table<RateLimiter>,
     conflicts: Mutex<Vec<ConfigError>>,
 }
@@ -141,12 +141,12 @@ impl Registry {
     }
 
     /// The retry policy registered as `name`.
-    pub fn retry(&self, name: &str) -> Result<Arc<RetryPolicy>, ConfigError> {
+    pub fn retry(&self, name: &str) -> Result<Arc<Retry>, ConfigError> {
         self.retries.get(name)
     }
 
     /// The timeout registered as `name`.
-    pub fn timeout(&self, name: &str) -> Result<Arc<TimeoutPolicy>, ConfigError> {
+    pub fn timeout(&self, name: &str) -> Result<Arc<Timeout>, ConfigError> {
         self.timeouts.get(name)
     }
 
@@ -182,7 +182,7 @@ impl Registry {
         &self,
         name: impl Into<PolicyName>,
         config: RetryConfig,
-    ) -> Result<Arc<RetryPolicy>, ConfigError> {
+    ) -> Result<Arc<Retry>, ConfigError> {
         self.register(name.into(), config)
     }
 
@@ -192,7 +192,7 @@ impl Registry {
         &self,
         name: impl Into<PolicyName>,
         config: TimeoutConfig,
-    ) -> Result<Arc<TimeoutPolicy>, ConfigError> {
+    ) -> Result<Arc<Timeout>, ConfigError> {
         self.register(name.into(), config)
     }
 

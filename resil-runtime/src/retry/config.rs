@@ -49,7 +49,7 @@ pub enum Jitter {
     Decorrelated,
 }
 
-/// Settings of a [`RetryPolicy`](super::RetryPolicy).
+/// Settings of a [`Retry`](super::Retry).
 ///
 /// ```
 /// use std::time::Duration;

@@ -7,7 +7,7 @@ use crate::sync::{AtomicBool, AtomicU64};
 
 /// Where a policy's jitter draws its randomness from: the thread's
 /// unseeded generator (the default), or, once a test called
-/// [`RetryPolicy::seed_jitter`], a SplitMix64 sequence of the policy's own,
+/// [`Retry::seed_jitter`], a SplitMix64 sequence of the policy's own,
 /// so that a run can be replayed from its seed.
 ///
 /// The seeded sequence is one atomic word moved by `fetch_add`: no lock,

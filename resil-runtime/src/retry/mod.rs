@@ -21,5 +21,10 @@ mod run;
 
 pub(crate) use config::LiveRetryConfig;
 pub use config::{Backoff, Jitter, RetryConfig};
-pub use policy::{RetryPolicy, RetrySnapshot};
+pub use policy::{Retry, RetrySnapshot};
 pub use run::{RetryRun, RetryStep};
+
+/// The name [`Retry`] had before every policy type was named for its
+/// policy alone, like `CircuitBreaker` and `Bulkhead`.
+#[deprecated(note = "renamed `resil::Retry`")]
+pub type RetryPolicy = Retry;

@@ -1,5 +1,5 @@
 //! The wait between a retry's attempts, kept apart so that the generated
-//! code (through `__private`) and [`RetryPolicy::call`](super::RetryPolicy::call)
+//! code (through `__private`) and [`Retry::call`](super::Retry::call)
 //! share one.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The [`RetryPolicy`] type: a named policy's settings and statistics,
+//! The [`Retry`] type: a named policy's settings and statistics,
 //! the backoff each attempt waits, and the ways to drive it directly
 //! (`run`, `call`). The step-by-step decision of one call is `run.rs`.
 
@@ -17,15 +17,15 @@ use crate::error::{ConfigError, PolicyName};
 
 /// A named retry policy: its settings and its statistics.
 ///
-/// `#[retry]` creates and registers these; [`RetryPolicy::run`] drives one
+/// `#[retry]` creates and registers these; [`Retry::run`] drives one
 /// directly:
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU32, Ordering};
-/// use resil::{RetryConfig, RetryPolicy};
+/// use resil::{RetryConfig, Retry};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let policy = RetryPolicy::new("doc-retry", RetryConfig::DEFAULT.max_attempts(3)).unwrap();
+/// let policy = Retry::new("doc-retry", RetryConfig::DEFAULT.max_attempts(3)).unwrap();
 /// let calls = AtomicU32::new(0);
 /// let result: Result<u32, resil::Error> = policy
 ///     .run(|| async {
@@ -39,7 +39,7 @@ use crate::error::{ConfigError, PolicyName};
 /// assert_eq!(policy.snapshot().retries, 2);
 /// # }
 /// ```
-pub struct RetryPolicy {
+pub struct Retry {
     pub(super) counters: Counters,
     pub(super) config: LiveRetryConfig,
     jitter: JitterSource,
@@ -62,7 +62,7 @@ pub(super) struct Counters {
 /// Statistics of one retry policy at one moment.
 ///
 /// ```
-/// let policy = resil::RetryPolicy::new("retry-snap-doc", Default::default()).unwrap();
+/// let policy = resil::Retry::new("retry-snap-doc", Default::default()).unwrap();
 /// assert_eq!(policy.snapshot().calls, 0);
 /// ```
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +89,7 @@ pub struct RetrySnapshot {
     pub config: RetryConfig,
 }
 
-impl RetryPolicy {
+impl Retry {
     /// A policy that no registry knows of.
     pub fn new(name: impl Into<PolicyName>, config: RetryConfig) -> Result<Self, ConfigError> {
         let name = name.into();
@@ -110,12 +110,12 @@ impl RetryPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use resil::{Jitter, RetryConfig, RetryPolicy};
+    /// use resil::{Jitter, RetryConfig, Retry};
     ///
     /// let config = RetryConfig::DEFAULT.jitter(Jitter::Full);
     /// let (a, b) = (
-    ///     RetryPolicy::new("seeded-a", config).unwrap(),
-    ///     RetryPolicy::new("seeded-b", config).unwrap(),
+    ///     Retry::new("seeded-a", config).unwrap(),
+    ///     Retry::new("seeded-b", config).unwrap(),
     /// );
     /// a.seed_jitter(42);
     /// b.seed_jitter(42);
@@ -248,9 +248,9 @@ impl RetryPolicy {
     }
 }
 
-impl fmt::Debug for RetryPolicy {
+impl fmt::Debug for Retry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryPolicy")
+        f.debug_struct("Retry")
             .field("name", &self.name)
             .field("config", &self.config)
             .finish_non_exhaustive()

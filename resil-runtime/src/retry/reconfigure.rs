@@ -1,14 +1,14 @@
 //! Changing a live retry policy's settings.
 
-use super::{RetryConfig, RetryPolicy};
+use super::{Retry, RetryConfig};
 use crate::error::ConfigError;
 use crate::route::Route;
 
-/// Where a registered retry policy's [`reconfigure`](RetryPolicy::reconfigure) goes:
+/// Where a registered retry policy's [`reconfigure`](Retry::reconfigure) goes:
 /// through the registry, as a run-time layer (see `crate::route`).
-pub(crate) static ROUTE: Route<RetryPolicy, RetryConfig> = Route::new();
+pub(crate) static ROUTE: Route<Retry, RetryConfig> = Route::new();
 
-impl RetryPolicy {
+impl Retry {
     /// Replaces the settings, keeping the statistics. Calls already
     /// retrying use the new settings from their next attempt. Invalid
     /// settings are an error and change nothing.
@@ -21,9 +21,9 @@ impl RetryPolicy {
     /// with `new` changes alone.
     ///
     /// ```
-    /// use resil::{RetryConfig, RetryPolicy};
+    /// use resil::{RetryConfig, Retry};
     ///
-    /// let policy = RetryPolicy::new("retry-reconfigure-doc", RetryConfig::DEFAULT).unwrap();
+    /// let policy = Retry::new("retry-reconfigure-doc", RetryConfig::DEFAULT).unwrap();
     /// policy.reconfigure(policy.config().max_attempts(5)).unwrap();
     /// assert_eq!(policy.config().max_attempts, 5);
     /// assert!(policy.reconfigure(policy.config().max_attempts(0)).is_err());

@@ -1,7 +1,7 @@
 //! One call's attempts ([`RetryRun`]): after each failed attempt, whether
 //! to try again and how long to wait ([`RetryStep`]), counted in the
 //! policy's statistics and reported as events. The generated retry loop,
-//! [`RetryPolicy::run`](super::RetryPolicy::run) and the tower layer all
+//! [`Retry::run`](super::Retry::run) and the tower layer all
 //! step through it, so they decide alike.
 
 use std::sync::atomic::Ordering;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::RetryPolicy;
+use super::Retry;
 use crate::error::PolicyKind;
 use crate::events::{self, EventKind};
 use crate::outcome::Rejection;
@@ -26,7 +26,7 @@ pub enum RetryStep<R> {
 /// The state of one call's attempts.
 #[derive(Debug)]
 pub struct RetryRun<'a> {
-    pub(super) policy: &'a RetryPolicy,
+    pub(super) policy: &'a Retry,
     pub(super) attempt: u32,
     pub(super) previous_delay: Duration,
     /// When `max_elapsed` runs out; read from the clock only when it is set.

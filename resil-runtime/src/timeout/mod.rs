@@ -27,7 +27,7 @@ use crate::sync::AtomicU64;
 mod reconfigure;
 pub(crate) use reconfigure::ROUTE;
 
-/// Settings of a [`TimeoutPolicy`].
+/// Settings of a [`Timeout`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -76,10 +76,10 @@ impl Default for TimeoutConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use resil::{TimeoutConfig, TimeoutPolicy};
+/// use resil::{TimeoutConfig, Timeout};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-/// let timeout = TimeoutPolicy::new(
+/// let timeout = Timeout::new(
 ///     "doc-timeout",
 ///     TimeoutConfig::DEFAULT.duration(Duration::from_millis(100)),
 /// )
@@ -94,17 +94,22 @@ impl Default for TimeoutConfig {
 /// assert_eq!(timeout.snapshot().timeouts, 1);
 /// # }
 /// ```
-pub struct TimeoutPolicy {
+pub struct Timeout {
     calls: AtomicU64,
     timeouts: AtomicU64,
     config: LiveTimeoutConfig,
     name: PolicyName,
 }
 
+/// The name [`Timeout`] had before every policy type was named for its
+/// policy alone, like `CircuitBreaker` and `Bulkhead`.
+#[deprecated(note = "renamed `resil::Timeout`")]
+pub type TimeoutPolicy = Timeout;
+
 /// Counts of one timeout at one moment.
 ///
 /// ```
-/// let timeout = resil::TimeoutPolicy::new("timeout-snap-doc", Default::default()).unwrap();
+/// let timeout = resil::Timeout::new("timeout-snap-doc", Default::default()).unwrap();
 /// assert_eq!(timeout.snapshot().calls, 0);
 /// ```
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +125,7 @@ pub struct TimeoutSnapshot {
     pub config: TimeoutConfig,
 }
 
-impl TimeoutPolicy {
+impl Timeout {
     /// A timeout that no registry knows of. Use
     /// [`Registry::register_timeout`](crate::Registry::register_timeout) for
     /// one that is shared by name.
@@ -208,9 +213,9 @@ impl TimeoutPolicy {
     }
 }
 
-impl fmt::Debug for TimeoutPolicy {
+impl fmt::Debug for Timeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutPolicy")
+        f.debug_struct("Timeout")
             .field("name", &self.name)
             .field("config", &self.config)
             .finish_non_exhaustive()

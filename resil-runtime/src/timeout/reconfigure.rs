@@ -1,14 +1,14 @@
 //! Changing a live timeout's settings.
 
-use super::{TimeoutConfig, TimeoutPolicy};
+use super::{Timeout, TimeoutConfig};
 use crate::error::ConfigError;
 use crate::route::Route;
 
-/// Where a registered timeout's [`reconfigure`](TimeoutPolicy::reconfigure) goes:
+/// Where a registered timeout's [`reconfigure`](Timeout::reconfigure) goes:
 /// through the registry, as a run-time layer (see `crate::route`).
-pub(crate) static ROUTE: Route<TimeoutPolicy, TimeoutConfig> = Route::new();
+pub(crate) static ROUTE: Route<Timeout, TimeoutConfig> = Route::new();
 
-impl TimeoutPolicy {
+impl Timeout {
     /// Replaces the settings, keeping the counters; calls already running
     /// keep the limit they started with. Invalid settings are an error and
     /// change nothing.
@@ -22,9 +22,9 @@ impl TimeoutPolicy {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use resil::{TimeoutConfig, TimeoutPolicy};
+    /// use resil::{TimeoutConfig, Timeout};
     ///
-    /// let timeout = TimeoutPolicy::new("timeout-reconfigure-doc", TimeoutConfig::DEFAULT).unwrap();
+    /// let timeout = Timeout::new("timeout-reconfigure-doc", TimeoutConfig::DEFAULT).unwrap();
     /// timeout.reconfigure(timeout.config().duration(Duration::from_millis(250))).unwrap();
     /// assert_eq!(timeout.config().duration, Duration::from_millis(250));
     /// assert!(timeout.reconfigure(timeout.config().duration(Duration::ZERO)).is_err());

@@ -18,10 +18,10 @@ use super::{BoxError, ErrorsOnly, ResponseClassifier};
 use crate::error::{ConfigError, Error};
 use crate::private::{Rejection, always, no_retry_after};
 use crate::registry::registry;
-use crate::retry::{RetryPolicy, RetryStep};
+use crate::retry::{Retry, RetryStep};
 
 /// A [`tower::Layer`] that retries a service's failed calls with a
-/// [`RetryPolicy`]'s attempts, backoff and jitter, and counts them in its
+/// [`Retry`]'s attempts, backoff and jitter, and counts them in its
 /// statistics (and metrics).
 ///
 /// Every error is retried, and so is a response that
@@ -61,14 +61,14 @@ use crate::retry::{RetryPolicy, RetryStep};
 /// ```
 #[derive(Clone)]
 pub struct RetryLayer<C = ErrorsOnly> {
-    policy: Arc<RetryPolicy>,
+    policy: Arc<Retry>,
     classifier: C,
 }
 
 impl RetryLayer {
     /// A layer over `policy`; share it with `#[retry]` functions by taking
     /// it from [`registry()`](crate::registry).
-    pub fn new(policy: Arc<RetryPolicy>) -> Self {
+    pub fn new(policy: Arc<Retry>) -> Self {
         Self {
             policy,
             classifier: ErrorsOnly,
@@ -91,7 +91,7 @@ impl<C> RetryLayer<C> {
     }
 
     /// The retry policy.
-    pub fn policy(&self) -> &Arc<RetryPolicy> {
+    pub fn policy(&self) -> &Arc<Retry> {
         &self.policy
     }
 }
@@ -120,7 +120,7 @@ impl<C> fmt::Debug for RetryLayer<C> {
 #[derive(Clone)]
 pub struct RetryService<S, C = ErrorsOnly> {
     inner: S,
-    policy: Arc<RetryPolicy>,
+    policy: Arc<Retry>,
     classifier: C,
 }
 
@@ -186,7 +186,7 @@ pin_project! {
         state: State<S::Future>,
         service: S,
         request: Request,
-        policy: Arc<RetryPolicy>,
+        policy: Arc<Retry>,
         classifier: C,
         attempt: u32,
         previous_delay: Duration,

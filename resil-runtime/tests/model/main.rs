@@ -14,7 +14,7 @@
 //! `RESIL_SEED=<seed>` (and the same `PROPTEST_CASES`) to replay the whole
 //! run, shrinking included. Randomness inside the policies is part of the
 //! generated input (retry jitter takes a generated seed through
-//! `RetryPolicy::seed_jitter`), so it replays too. Each failing case is also
+//! `Retry::seed_jitter`), so it replays too. Each failing case is also
 //! saved under `tests/proptest-regressions/` (proptest's default place for
 //! a test binary in a folder), and those saved cases run first on every
 //! later run: commit them.

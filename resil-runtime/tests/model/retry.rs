@@ -1,11 +1,11 @@
 //! The retry schedule against the documented backoff and jitter bounds.
 //! Jitter draws from a seed that is part of the generated input
-//! (`RetryPolicy::seed_jitter`), so a failing case replays exactly.
+//! (`Retry::seed_jitter`), so a failing case replays exactly.
 
 use std::time::Duration;
 
 use proptest::prelude::*;
-use resil_runtime::{Backoff, Jitter, RetryConfig, RetryPolicy, RetryStep};
+use resil_runtime::{Backoff, Jitter, Retry, RetryConfig, RetryStep};
 
 use crate::{CASES, MS, check};
 
@@ -58,7 +58,7 @@ fn model_base_seconds(config: &RetryConfig, n: u32) -> f64 {
 }
 
 /// The waits a call that keeps failing is given.
-fn schedule(policy: &RetryPolicy) -> Vec<Duration> {
+fn schedule(policy: &Retry) -> Vec<Duration> {
     let mut run = policy.start();
     let mut delays = Vec::new();
     loop {
@@ -75,7 +75,7 @@ fn schedule(policy: &RetryPolicy) -> Vec<Duration> {
 }
 
 fn check_schedule(config: RetryConfig, seed: u64) {
-    let policy = RetryPolicy::new("model-retry", config).unwrap();
+    let policy = Retry::new("model-retry", config).unwrap();
     policy.seed_jitter(seed);
     let delays = schedule(&policy);
     assert_eq!(delays.len() as u32, config.max_attempts - 1, "{config:?}");
@@ -143,8 +143,8 @@ fn a_jitter_seed_replays_its_schedule() {
         (retry_config(), any::<u64>()),
         |(config, seed)| {
             let (a, b) = (
-                RetryPolicy::new("model-retry-seed-a", config).unwrap(),
-                RetryPolicy::new("model-retry-seed-b", config).unwrap(),
+                Retry::new("model-retry-seed-a", config).unwrap(),
+                Retry::new("model-retry-seed-b", config).unwrap(),
             );
             a.seed_jitter(seed);
             b.seed_jitter(seed);
@@ -168,7 +168,7 @@ fn seeded_full_jitter_covers_its_range() {
             .jitter(Jitter::Full)
             .initial(Duration::from_secs(1))
             .max_delay(Duration::from_secs(1));
-        let policy = RetryPolicy::new("model-retry-spread", config).unwrap();
+        let policy = Retry::new("model-retry-spread", config).unwrap();
         policy.seed_jitter(seed);
         let draws: Vec<_> = (0..64).map(|_| policy.delay(1, Duration::ZERO)).collect();
         let low = draws
@@ -194,7 +194,7 @@ fn retry_stops_at_the_first_success() {
         (retry_config(), 1u32..=8, any::<u64>()),
         |(config, k, seed)| {
             let k = k.min(config.max_attempts);
-            let policy = RetryPolicy::new("model-retry-ok", config).unwrap();
+            let policy = Retry::new("model-retry-ok", config).unwrap();
             policy.seed_jitter(seed);
             let mut run = policy.start();
             let mut attempts = 0;
