@@ -23,7 +23,7 @@ mod policies {
 
     /// What every breaker starts from.
     const BASE: CircuitBreakerConfig = CircuitBreakerConfig::DEFAULT
-        .timeout(Duration::from_secs(60))
+        .open_for(Duration::from_secs(60))
         .success_threshold(1);
 
     resil::policy! {

@@ -51,7 +51,7 @@ async fn inventory_service(item: u32) -> Result<u32, StockError> {
 }
 
 #[retry(name = "inventory", max = 3, backoff = exponential, initial = 50ms, max_delay = 400ms, jitter = equal)]
-#[circuit_breaker(name = "inventory", threshold = 5, timeout = 1s, success_threshold = 2)]
+#[circuit_breaker(name = "inventory", threshold = 5, open_for = 1s, success_threshold = 2)]
 #[bulkhead(name = "inventory", max = 4, queue = 4, wait = 200ms)]
 async fn stock_level(item: u32) -> Result<u32, StockError> {
     inventory_service(item).await

@@ -15,7 +15,7 @@
 //! }
 //!
 //! #[retry(max = 3, backoff = exponential, initial = 100ms)]
-//! #[circuit_breaker(name = "payments", threshold = 5, timeout = 60s)]
+//! #[circuit_breaker(name = "payments", threshold = 5, open_for = 60s)]
 //! #[bulkhead(name = "payments", max = 10, queue = 5)]
 //! async fn charge(cents: u64) -> Result<u64, PayError> {
 //!     if cents == 0 { return Err(PayError::Upstream(400)); }

@@ -81,7 +81,7 @@ async fn the_breaker_layer_opens_on_server_errors_and_answers_503_with_retry_aft
             "http-route",
             CircuitBreakerConfig::DEFAULT
                 .threshold(3)
-                .timeout(Duration::from_secs(30)),
+                .open_for(Duration::from_secs(30)),
         )
         .unwrap();
     let down = Arc::new(AtomicBool::new(false));
@@ -235,7 +235,7 @@ async fn a_tower_client_behind_the_breaker_maps_network_failures_to_502_then_503
             "http-client",
             CircuitBreakerConfig::DEFAULT
                 .threshold(2)
-                .timeout(Duration::from_secs(10)),
+                .open_for(Duration::from_secs(10)),
         )
         .unwrap();
     // A port bound for the whole test but never listened on: connections

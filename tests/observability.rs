@@ -343,7 +343,7 @@ async fn state_change_callbacks_see_every_transition_in_order() {
             "obs-callbacks",
             CircuitBreakerConfig::DEFAULT
                 .threshold(1)
-                .timeout(Duration::from_secs(10))
+                .open_for(Duration::from_secs(10))
                 .success_threshold(1),
         )
         .unwrap();
@@ -446,7 +446,7 @@ async fn health_follows_the_breaker_with_its_hysteresis() {
             CircuitBreakerConfig::DEFAULT
                 .threshold(4)
                 .success_threshold(2)
-                .timeout(Duration::from_secs(10)),
+                .open_for(Duration::from_secs(10)),
         )
         .unwrap();
     let health = || {
@@ -630,7 +630,7 @@ async fn replicas_pick_the_healthiest_and_skip_open_breakers() {
 
     let config = CircuitBreakerConfig::DEFAULT
         .threshold(2)
-        .timeout(Duration::from_secs(5));
+        .open_for(Duration::from_secs(5));
     let [a, b, c] = names.map(|name| registry().register_circuit_breaker(name, config).unwrap());
 
     // `b` failed once: degraded, so only the healthy two take turns.

@@ -321,7 +321,7 @@ async fn a_cancelled_half_open_trial_frees_its_slot_at_every_poll() {
             .threshold(1)
             .half_open_max(1)
             .success_threshold(1)
-            .timeout(timeout),
+            .open_for(timeout),
     )
     .unwrap();
     let bulkhead = Bulkhead::new("rel-cancel-trial", BulkheadConfig::DEFAULT).unwrap();

@@ -83,7 +83,7 @@ impl Upstreams {
 
 /// Inventory: its outage is what the breaker is for.
 #[retry(name = "inventory", max = 3, backoff = exponential, initial = 20ms, max_delay = 200ms, jitter = full, retry_if = UpstreamError::is_transient)]
-#[circuit_breaker(name = "inventory", threshold = 5, timeout = 2s, success_threshold = 2)]
+#[circuit_breaker(name = "inventory", threshold = 5, open_for = 2s, success_threshold = 2)]
 #[bulkhead(name = "inventory", max = 8, queue = 8, wait = 100ms)]
 pub(crate) async fn inventory(upstreams: &Upstreams, sku: u32) -> Result<Value, UpstreamError> {
     upstreams.item(&upstreams.inventory, sku).await
@@ -92,7 +92,7 @@ pub(crate) async fn inventory(upstreams: &Upstreams, sku: u32) -> Result<Value, 
 /// Pricing fails often but briefly: retries hide it. Its breaker tolerates
 /// a longer streak, since 8% errors make five in a row likely over a run.
 #[retry(name = "pricing", max = 3, backoff = exponential, initial = 10ms, max_delay = 100ms, jitter = full, retry_if = UpstreamError::is_transient)]
-#[circuit_breaker(name = "pricing", threshold = 10, timeout = 2s, success_threshold = 2)]
+#[circuit_breaker(name = "pricing", threshold = 10, open_for = 2s, success_threshold = 2)]
 #[bulkhead(name = "pricing", max = 8, queue = 8, wait = 100ms)]
 pub(crate) async fn pricing(upstreams: &Upstreams, sku: u32) -> Result<Value, UpstreamError> {
     upstreams.item(&upstreams.pricing, sku).await
@@ -103,7 +103,7 @@ pub(crate) async fn pricing(upstreams: &Upstreams, sku: u32) -> Result<Value, Up
 /// tie up the gateway's callers. 8 is about twice what the load needs when
 /// reviews is fast, so it sheds only when reviews is slow.
 #[retry(name = "reviews", max = 2, backoff = constant, initial = 20ms, jitter = full, retry_if = UpstreamError::is_transient)]
-#[circuit_breaker(name = "reviews", threshold = 5, timeout = 2s, success_threshold = 2)]
+#[circuit_breaker(name = "reviews", threshold = 5, open_for = 2s, success_threshold = 2)]
 #[bulkhead(name = "reviews", max = 8, queue = 4, wait = 100ms)]
 pub(crate) async fn reviews(upstreams: &Upstreams, sku: u32) -> Result<Value, UpstreamError> {
     upstreams.item(&upstreams.reviews, sku).await

@@ -234,7 +234,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// The breaker opens after `threshold` consecutive failures, or, with
 /// `failure_rate`, when that share of the last `window` calls failed (once at
-/// least `min_calls` were made). After `timeout` it lets `half_open_max` trial
+/// least `min_calls` were made). After `open_for` it lets `half_open_max` trial
 /// calls through; `success_threshold` successes in a row close it again.
 ///
 /// | key | value | default |
@@ -246,7 +246,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `min_calls` | Calls needed in the window before a rate applies (integer ≥ 1, at most a count `window`). | `window`; `10` with a time window |
 /// | `slow_call` | Calls that take longer than this are slow, even when they succeed (duration > 0). | off |
 /// | `slow_rate` | Share of slow calls in the window that opens the breaker (number in (0, 1]; only with `slow_call`). | `1.0` |
-/// | `timeout` | How long the breaker stays open before a trial call (duration > 0). | `60s` |
+/// | `open_for` | How long the breaker stays open before a trial call (duration > 0). Also accepted as `timeout`, its older name (give one of the two), as in files and the environment. | `60s` |
 /// | `half_open_max` | Trial calls let through while half-open (integer ≥ 1). | `1` |
 /// | `success_threshold` | Successful trial calls that close the breaker (integer ≥ 1). | `2` |
 /// | `ignore` | Path to a `fn(&E) -> bool`; errors it returns `true` for do not count as failures. | none ignored |
@@ -308,7 +308,7 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     matches!(error, DbError::NotFound)
 /// }
 ///
-/// #[circuit_breaker(name = "db", threshold = 2, timeout = 30s, ignore = is_not_found)]
+/// #[circuit_breaker(name = "db", threshold = 2, open_for = 30s, ignore = is_not_found)]
 /// async fn query(id: u32) -> Result<String, DbError> {
 ///     match id {
 ///         0 => Err(DbError::Connection),

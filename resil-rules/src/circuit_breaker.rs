@@ -16,6 +16,10 @@ pub const TIME_WINDOW: &str = "time_window";
 /// Key of the calls needed in the window before a rate applies.
 pub const MIN_CALLS: &str = "min_calls";
 /// Key of how long the breaker stays open before a trial call.
+pub const OPEN_FOR: &str = "open_for";
+/// The older name of [`OPEN_FOR`], still accepted by the attribute, files
+/// and the environment: a breaker's open time no longer shares its name
+/// with `#[timeout]`.
 pub const TIMEOUT: &str = "timeout";
 /// Key of the trial calls let through while half-open.
 pub const HALF_OPEN_MAX: &str = "half_open_max";
@@ -31,7 +35,7 @@ pub const DEFAULT_THRESHOLD: u32 = 5;
 /// The window of recent calls by default.
 pub const DEFAULT_WINDOW: u32 = 10;
 /// How long the breaker stays open by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(60);
 /// Trial calls while half-open by default.
 pub const DEFAULT_HALF_OPEN_MAX: u32 = 1;
 /// Successful trials that close the breaker by default.
@@ -122,10 +126,10 @@ pub const fn min_calls_in_window(
 }
 
 /// Longer than zero.
-pub const fn timeout(open: Duration) -> Result<(), Violation> {
+pub const fn open_for(open: Duration) -> Result<(), Violation> {
     require(
         positive(open),
-        violation!("circuit breaker", "timeout", "must be greater than zero"),
+        violation!("circuit breaker", "open_for", "must be greater than zero"),
     )
 }
 

@@ -82,8 +82,8 @@ fn every_violation_names_its_key() {
             circuit_breaker::MIN_CALLS,
         ),
         (
-            circuit_breaker::timeout(Duration::ZERO),
-            circuit_breaker::TIMEOUT,
+            circuit_breaker::open_for(Duration::ZERO),
+            circuit_breaker::OPEN_FOR,
         ),
         (
             circuit_breaker::half_open_max(0),
@@ -145,7 +145,7 @@ fn defaults_pass_their_rules() {
         Ok(())
     );
     assert_eq!(
-        circuit_breaker::timeout(circuit_breaker::DEFAULT_TIMEOUT),
+        circuit_breaker::open_for(circuit_breaker::DEFAULT_OPEN_FOR),
         Ok(())
     );
     assert_eq!(

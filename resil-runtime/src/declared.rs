@@ -6,7 +6,7 @@
 //! use resil::{CircuitBreakerConfig, DeclaredCircuitBreaker, circuit_breaker};
 //!
 //! // Settings shared by several policies, each overriding some.
-//! const BASE: CircuitBreakerConfig = CircuitBreakerConfig::DEFAULT.timeout(Duration::from_secs(30));
+//! const BASE: CircuitBreakerConfig = CircuitBreakerConfig::DEFAULT.open_for(Duration::from_secs(30));
 //!
 //! resil::policy! {
 //!     /// Card payments.
@@ -347,7 +347,7 @@ pub(crate) const fn check_circuit_breaker(
         );
     }
     obey!(
-        rules::timeout(c.timeout),
+        rules::open_for(c.open_for),
         rules::half_open_max(c.half_open_max),
         rules::success_threshold(c.success_threshold),
     );
@@ -405,7 +405,7 @@ mod tests {
             CircuitBreakerConfig::DEFAULT.min_calls(0),
             CircuitBreakerConfig::DEFAULT.min_calls(10),
             CircuitBreakerConfig::DEFAULT.min_calls(11),
-            CircuitBreakerConfig::DEFAULT.timeout(Duration::ZERO),
+            CircuitBreakerConfig::DEFAULT.open_for(Duration::ZERO),
             CircuitBreakerConfig::DEFAULT.half_open_max(0),
             CircuitBreakerConfig::DEFAULT.half_open_max(65_536),
             CircuitBreakerConfig::DEFAULT.success_threshold(0),

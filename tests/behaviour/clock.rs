@@ -19,7 +19,7 @@ fn breaker(name: &'static str, open_for: Duration) -> CircuitBreaker {
         CircuitBreakerConfig::DEFAULT
             .threshold(1)
             .success_threshold(1)
-            .timeout(open_for),
+            .open_for(open_for),
     )
     .unwrap()
 }
@@ -34,7 +34,7 @@ async fn open_then_wait_out(breaker: &CircuitBreaker, round: u32, wait: impl Asy
     assert!(
         rejected
             .retry_after()
-            .is_some_and(|wait| wait <= breaker.config().timeout),
+            .is_some_and(|wait| wait <= breaker.config().open_for),
         "{rejected:?}"
     );
     wait().await;

@@ -61,7 +61,7 @@ fn code_file_environment_and_run_time_override_in_that_order() {
     );
     // The file still sets what the environment does not.
     assert_eq!(
-        layer_of("cfg-layers", "timeout"),
+        layer_of("cfg-layers", "open_for"),
         ("\"5s\"".into(), Layer::File)
     );
 
@@ -80,7 +80,7 @@ fn code_file_environment_and_run_time_override_in_that_order() {
         ("8".into(), Layer::Runtime)
     );
     let breaker = registry().circuit_breaker("cfg-layers").unwrap();
-    assert_eq!(breaker.config().timeout, Duration::from_secs(5));
+    assert_eq!(breaker.config().open_for, Duration::from_secs(5));
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn bad_configuration_changes_nothing_and_names_every_problem() {
         .unwrap();
     let document = r#"{
         "circuit_breaker": {
-            "cfg-strict": {"threshold": 3, "treshold": 4, "timeout": "fast"},
+            "cfg-strict": {"threshold": 3, "treshold": 4, "open_for": "fast"},
             "cfg-strikt": {"threshold": 3}
         },
         "bulkhead": {"cfg-strict-bh": {"max_concurrent": 0, "queue": 2}},
@@ -194,8 +194,8 @@ fn bad_configuration_changes_nothing_and_names_every_problem() {
         "test.json: configuration not applied, nothing changed",
         "  - unknown section `circut_breaker`; valid sections: `circuit_breaker`, `bulkhead`, \
          `retry`, `timeout`, `rate_limiter`",
-        "  - circuit breaker `cfg-strict`, `treshold`: unknown key; valid keys: `threshold`, `failure_rate`, `window`, `time_window`, `min_calls`, `timeout`, `half_open_max`, `success_threshold`, `slow_call`, `slow_rate`",
-        "  - circuit breaker `cfg-strict`, `timeout`: expected a duration with a unit: ns, us, ms, s, m or h (like \"100ms\"), found the string \"fast\"",
+        "  - circuit breaker `cfg-strict`, `treshold`: unknown key; valid keys: `threshold`, `failure_rate`, `window`, `time_window`, `min_calls`, `open_for`, `half_open_max`, `success_threshold`, `slow_call`, `slow_rate`",
+        "  - circuit breaker `cfg-strict`, `open_for`: expected a duration with a unit: ns, us, ms, s, m or h (like \"100ms\"), found the string \"fast\"",
         "  - circuit breaker `cfg-strikt`: no circuit breaker has this name; known: ",
         "  - bulkhead `cfg-strict-bh`, `max_concurrent`: must be at least 1",
     ];
@@ -356,7 +356,7 @@ async fn a_run_time_change_keeps_state_and_counters() {
 
     registry()
         .reconfigure_circuit_breaker("cfg-live", |c| {
-            c.threshold(4).timeout(Duration::from_secs(20))
+            c.threshold(4).open_for(Duration::from_secs(20))
         })
         .unwrap();
     // The streak of 2 is kept: two more failures reach the new threshold.
@@ -758,4 +758,59 @@ fn a_registered_policys_own_reconfigure_is_the_run_time_layer() {
         .unwrap();
     assert_eq!(unregistered.config().threshold, 3);
     assert_eq!(threshold("cfg-own-change"), 9);
+}
+
+/// A breaker's open time is `open_for` everywhere: builder, snapshot,
+/// report, files and environment; `timeout`, its older name, still sets it
+/// from a file and from the environment.
+#[test]
+fn open_for_is_the_breakers_open_time_and_timeout_its_alias() {
+    registry()
+        .register_circuit_breaker(
+            "cfg-open-for",
+            CircuitBreakerConfig::DEFAULT.open_for(Duration::from_secs(7)),
+        )
+        .unwrap();
+    let open_for = || {
+        registry()
+            .circuit_breaker("cfg-open-for")
+            .unwrap()
+            .config()
+            .open_for
+    };
+    assert_eq!(open_for(), Duration::from_secs(7));
+    let snapshot = serde_json::to_value(registry().snapshot()).unwrap();
+    let breaker = snapshot["circuit_breakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "cfg-open-for")
+        .unwrap()
+        .clone();
+    assert_eq!(breaker["config"]["open_for"], "7s");
+
+    registry()
+        .apply(&json(
+            r#"{"circuit_breaker": {"cfg-open-for": {"timeout": "8s"}}}"#,
+        ))
+        .unwrap();
+    assert_eq!(open_for(), Duration::from_secs(8));
+    assert_eq!(
+        layer_of("cfg-open-for", "open_for"),
+        ("\"8s\"".into(), Layer::File)
+    );
+    registry()
+        .apply(&Overrides::from_vars([(
+            "RESIL_CFG_OPEN_FOR_TIMEOUT",
+            "9s",
+        )]))
+        .unwrap();
+    assert_eq!(open_for(), Duration::from_secs(9));
+    registry()
+        .apply(&Overrides::from_vars([(
+            "RESIL_CFG_OPEN_FOR_OPEN_FOR",
+            "10s",
+        )]))
+        .unwrap();
+    assert_eq!(open_for(), Duration::from_secs(10));
 }

@@ -17,7 +17,7 @@ use crate::{Calls, Outcome, TestError, settle};
 
 /// Settings several declarations share and override.
 const BASE: CircuitBreakerConfig = CircuitBreakerConfig::DEFAULT
-    .timeout(Duration::from_secs(30))
+    .open_for(Duration::from_secs(30))
     .success_threshold(1);
 
 /// The policies of this module, declared in one place.
@@ -92,7 +92,7 @@ async fn a_declared_policy_is_shared_by_every_function_that_names_it() {
 fn declarations_inherit_a_base_and_override_it() {
     assert_eq!(PAYMENTS.config(), BASE.threshold(2));
     assert_eq!(LEDGER.config(), BASE.threshold(4));
-    assert_eq!(LEDGER.config().timeout, Duration::from_secs(30));
+    assert_eq!(LEDGER.config().open_for, Duration::from_secs(30));
     assert_eq!(LEDGER.name(), "decl-ledger");
 }
 

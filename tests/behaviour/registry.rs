@@ -203,7 +203,7 @@ async fn the_snapshot_serializes_every_policy_for_a_health_endpoint() {
     assert_eq!(breaker["state"], "open");
     assert_eq!(breaker["failures"], 1);
     assert_eq!(breaker["rejected"], 1);
-    assert_eq!(breaker["config"]["timeout"], "1m");
+    assert_eq!(breaker["config"]["open_for"], "1m");
     // Opened by the first attempt; the retry's jittered wait (at most 1ms)
     // passed before the second attempt was rejected.
     let half_open_in = breaker["half_open_in_ms"].as_u64().unwrap();

@@ -289,13 +289,13 @@ fn circuit_breaker() {
             Accepts,
         ),
         row(
-            "timeout = \"0s\"",
-            |c| c.timeout(Duration::ZERO),
-            Rejects("`timeout` must be greater than zero"),
+            "open_for = \"0s\"",
+            |c| c.open_for(Duration::ZERO),
+            Rejects("`open_for` must be greater than zero"),
         ),
         row(
-            "timeout = \"1ns\"",
-            |c| c.timeout(Duration::from_nanos(1)),
+            "open_for = \"1ns\"",
+            |c| c.open_for(Duration::from_nanos(1)),
             Accepts,
         ),
         row(

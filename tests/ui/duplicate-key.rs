@@ -11,7 +11,7 @@ impl From<resil::Error> for MyError {
     }
 }
 
-#[circuit_breaker(threshold = 3, timeout = 10s, threshold = 4)]
+#[circuit_breaker(threshold = 3, open_for = 10s, threshold = 4)]
 async fn fetch() -> Result<u32, MyError> {
     Ok(1)
 }

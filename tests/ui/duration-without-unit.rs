@@ -11,7 +11,7 @@ impl From<resil::Error> for MyError {
     }
 }
 
-#[circuit_breaker(timeout = 60)]
+#[circuit_breaker(open_for = 60)]
 async fn fetch() -> Result<u32, MyError> {
     Ok(1)
 }

@@ -12,7 +12,7 @@ impl From<resil::Error> for MyError {
 }
 
 #[retry(maxx = 3, backoff = quadratic)]
-#[circuit_breaker(timeout = 60, threshold = 0)]
+#[circuit_breaker(open_for = 60, threshold = 0)]
 #[bulkhead(max = "10")]
 async fn fetch() -> Result<u32, MyError> {
     Ok(1)

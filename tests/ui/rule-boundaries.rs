@@ -78,7 +78,7 @@ async fn case_12() -> Result<(), MyError> {
     Ok(())
 }
 
-#[resil::circuit_breaker(timeout = 0s)]
+#[resil::circuit_breaker(open_for = 0s)]
 async fn case_13() -> Result<(), MyError> {
     Ok(())
 }

@@ -11,7 +11,7 @@ impl From<resil::Error> for MyError {
     }
 }
 
-#[circuit_breaker(timeout = 0s)]
+#[circuit_breaker(open_for = 0s)]
 async fn fetch() -> Result<u32, MyError> {
     Ok(1)
 }

@@ -24,7 +24,7 @@ pub(super) fn circuit_breaker(args: &CircuitBreakerArgs, errors: &mut Errors) {
         rules::success_threshold,
         errors,
     );
-    obey("timeout", args.timeout, rules::timeout, errors);
+    obey("open_for", args.open_for, rules::open_for, errors);
     obey(
         "slow_call",
         args.slow_call,

@@ -81,8 +81,8 @@ fn zero_durations() {
         ["`initial` must be greater than zero"]
     );
     assert_eq!(
-        check(Kind::CircuitBreaker, quote!(timeout = 0s)),
-        ["`timeout` must be greater than zero"]
+        check(Kind::CircuitBreaker, quote!(open_for = 0s)),
+        ["`open_for` must be greater than zero"]
     );
     assert_eq!(
         check(Kind::Bulkhead, quote!(queue = 1, wait = 0s)),

@@ -66,7 +66,7 @@ pub(super) fn circuit_breaker_config(
         }
     }
     setter(&mut config, "min_calls", args.min_calls, u32_lit);
-    setter(&mut config, "timeout", args.timeout, duration);
+    setter(&mut config, "open_for", args.open_for, duration);
     setter(&mut config, "half_open_max", args.half_open_max, u32_lit);
     setter(
         &mut config,

@@ -115,7 +115,7 @@ pub(crate) struct CircuitBreakerArgs {
     pub(crate) failure_rate: Option<Value<f64>>,
     pub(crate) window: Option<Value<Window>>,
     pub(crate) min_calls: Option<Value<u32>>,
-    pub(crate) timeout: Option<Value<Duration>>,
+    pub(crate) open_for: Option<Value<Duration>>,
     pub(crate) half_open_max: Option<Value<u32>>,
     pub(crate) success_threshold: Option<Value<u32>>,
     pub(crate) ignore: Option<ExprPath>,

@@ -90,6 +90,7 @@ impl Kind {
                 "failure_rate",
                 "window",
                 "min_calls",
+                "open_for",
                 "timeout",
                 "half_open_max",
                 "success_threshold",

@@ -89,7 +89,12 @@ impl CircuitBreakerArgs {
                 "failure_rate" => args.failure_rate = errors.ok(number(arg)),
                 "window" => args.window = errors.ok(window(arg)),
                 "min_calls" => args.min_calls = errors.ok(count(arg)),
-                "timeout" => args.timeout = errors.ok(duration(arg)),
+                // `timeout` is the older name of `open_for`: one of them.
+                "open_for" | "timeout" if args.open_for.is_some() => errors.push(syn::Error::new(
+                    arg.key.span(),
+                    "`timeout` is another name for `open_for`: give only one",
+                )),
+                "open_for" | "timeout" => args.open_for = errors.ok(duration(arg)),
                 "half_open_max" => args.half_open_max = errors.ok(count(arg)),
                 "success_threshold" => args.success_threshold = errors.ok(count(arg)),
                 "ignore" => args.ignore = errors.ok(fn_path(arg, PREDICATE)),

@@ -72,7 +72,7 @@ fn every_breaker_key() {
         failure_rate = 0.5,
         window = 20,
         min_calls = 10,
-        timeout = 60s,
+        open_for = 60s,
         half_open_max = 2,
         success_threshold = 3,
         ignore = is_client_error,
@@ -82,7 +82,7 @@ fn every_breaker_key() {
     assert_eq!(args.failure_rate.unwrap().value, 0.5);
     assert_eq!(args.window.unwrap().value, Window::Calls(20));
     assert_eq!(args.min_calls.unwrap().value, 10);
-    assert_eq!(args.timeout.unwrap().value, Duration::from_secs(60));
+    assert_eq!(args.open_for.unwrap().value, Duration::from_secs(60));
     assert_eq!(args.half_open_max.unwrap().value, 2);
     assert_eq!(args.success_threshold.unwrap().value, 3);
     assert!(args.ignore.is_some());
@@ -441,4 +441,18 @@ fn key_arguments() {
             "unknown `bulkhead` argument `key`; expected one of: `name`, `max`, `queue`, `wait`, `crate`"
         ]
     );
+}
+
+#[test]
+fn timeout_is_the_older_name_of_open_for() {
+    let (args, errors) = breaker(quote!(timeout = 5s));
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(args.open_for.unwrap().value, Duration::from_secs(5));
+
+    let (args, errors) = breaker(quote!(open_for = 5s, timeout = 6s));
+    assert_eq!(
+        errors,
+        ["`timeout` is another name for `open_for`: give only one"]
+    );
+    assert_eq!(args.open_for.unwrap().value, Duration::from_secs(5));
 }

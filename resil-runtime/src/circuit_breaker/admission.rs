@@ -95,7 +95,7 @@ impl CircuitBreaker {
                         Err(actual) => word = actual,
                     }
                 }
-                CircuitState::ForcedOpen => return Err(self.refuse(self.config.timeout())),
+                CircuitState::ForcedOpen => return Err(self.refuse(self.config.open_for())),
             }
         }
     }

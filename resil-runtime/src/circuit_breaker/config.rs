@@ -25,7 +25,7 @@ use crate::error::{ConfigError, PolicyKind};
 ///     .threshold(3)
 ///     .failure_rate(0.5)
 ///     .window(20)
-///     .timeout(Duration::from_secs(30));
+///     .open_for(Duration::from_secs(30));
 /// assert!(PAYMENTS.validate("payments").is_ok());
 /// assert!(CircuitBreakerConfig::DEFAULT.failure_rate(1.5).validate("x").is_err());
 /// ```
@@ -48,9 +48,10 @@ pub struct CircuitBreakerConfig {
     /// (default: the size of a count window; 10 with a time window).
     pub min_calls: Option<u32>,
     /// How long the breaker stays open before it lets trial calls through
-    /// (default 60s).
+    /// (default 60s). Files and the environment also take it as `timeout`,
+    /// its older name.
     #[serde(serialize_with = "crate::duration::serialize")]
-    pub timeout: Duration,
+    pub open_for: Duration,
     /// Trial calls let through at once while half-open (default 1).
     pub half_open_max: u32,
     /// Successful trial calls that close the breaker again (default 2).
@@ -73,7 +74,7 @@ impl CircuitBreakerConfig {
         window: resil_rules::circuit_breaker::DEFAULT_WINDOW,
         time_window: None,
         min_calls: None,
-        timeout: resil_rules::circuit_breaker::DEFAULT_TIMEOUT,
+        open_for: resil_rules::circuit_breaker::DEFAULT_OPEN_FOR,
         half_open_max: resil_rules::circuit_breaker::DEFAULT_HALF_OPEN_MAX,
         success_threshold: resil_rules::circuit_breaker::DEFAULT_SUCCESS_THRESHOLD,
         slow_call: None,
@@ -133,10 +134,16 @@ impl CircuitBreakerConfig {
         self
     }
 
-    /// Sets `timeout`.
-    pub const fn timeout(mut self, open_for: Duration) -> Self {
-        self.timeout = open_for;
+    /// Sets `open_for`.
+    pub const fn open_for(mut self, open_for: Duration) -> Self {
+        self.open_for = open_for;
         self
+    }
+
+    /// Sets `open_for`, under its older name.
+    #[deprecated(note = "renamed `open_for`, so it is not taken for `#[timeout]`")]
+    pub const fn timeout(self, open_for: Duration) -> Self {
+        self.open_for(open_for)
     }
 
     /// Sets `half_open_max`.
@@ -181,7 +188,7 @@ impl CircuitBreakerConfig {
             rules::min_calls_in_window(min_calls, self.window, self.time_window.is_some())
                 .map_err(|v| fail(v, &format!(" ({}), not {min_calls}", self.window)))?;
         }
-        rules::timeout(self.timeout).map_err(|v| fail(v, ""))?;
+        rules::open_for(self.open_for).map_err(|v| fail(v, ""))?;
         rules::half_open_max(self.half_open_max).map_err(|v| fail(v, &not(&self.half_open_max)))?;
         rules::success_threshold(self.success_threshold)
             .map_err(|v| fail(v, &not(&self.success_threshold)))?;
@@ -203,7 +210,7 @@ crate::live::live_config! {
         window: u32,
         time_window: Option<Duration>,
         min_calls: Option<u32>,
-        timeout: Duration,
+        open_for: Duration,
         half_open_max: u32,
         success_threshold: u32,
         slow_call: Option<Duration>,
@@ -233,7 +240,7 @@ mod tests {
             .failure_rate(0.25)
             .window(40)
             .min_calls(20)
-            .timeout(Duration::from_millis(1500))
+            .open_for(Duration::from_millis(1500))
             .half_open_max(3)
             .success_threshold(4);
         assert_eq!(LiveCircuitBreakerConfig::new(&breaker).load(), breaker);

@@ -200,7 +200,7 @@ impl CircuitBreaker {
 
     fn open_word(&self, word: Word) -> Word {
         let deadline =
-            clock::now_micros().saturating_add(clock::saturating_micros(self.config.timeout()));
+            clock::now_micros().saturating_add(clock::saturating_micros(self.config.open_for()));
         // Asked of the clock the deadline comes from, once per opening:
         // a paused test clock must decide this breaker's rejections itself.
         word.transition(CircuitState::Open, Word::deadline_payload(deadline))

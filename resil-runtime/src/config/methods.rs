@@ -50,7 +50,7 @@ impl Registry {
     ///     .reconfigure(
     ///         PolicyKind::CircuitBreaker,
     ///         "reconfigure-doc",
-    ///         [("threshold", Value::from(2)), ("timeout", Value::from("10s"))],
+    ///         [("threshold", Value::from(2)), ("open_for", Value::from("10s"))],
     ///     )
     ///     .unwrap();
     /// let error = registry()

@@ -27,10 +27,16 @@
 //! `circuit_breaker`, `bulkhead` or `retry` section switches that kind off:
 //! calls pass straight through every policy of the kind.
 //!
+//! Keys are the names the builders and snapshots use. A few have a second
+//! name, accepted here, in the environment and in the attribute: a
+//! breaker's `open_for` is also `timeout` (its older name), a bulkhead's
+//! `max_concurrent` and a retry's `max_attempts` are also `max` (the
+//! attribute's name). Give one name of each.
+//!
 //! ```toml
 //! [circuit_breaker.payments]
 //! threshold = 3
-//! timeout = "30s"
+//! open_for = "30s"
 //!
 //! [bulkhead.search]
 //! max_concurrent = 4
@@ -65,7 +71,7 @@
 //!
 //! registry().register_circuit_breaker("config-doc", CircuitBreakerConfig::DEFAULT).unwrap();
 //! let file = Overrides::from_json_str(
-//!     r#"{ "circuit_breaker": { "config-doc": { "threshold": 3, "timeout": "30s" } } }"#,
+//!     r#"{ "circuit_breaker": { "config-doc": { "threshold": 3, "open_for": "30s" } } }"#,
 //!     Source::named("inline"),
 //! )
 //! .unwrap();

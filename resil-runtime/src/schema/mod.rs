@@ -65,7 +65,7 @@ pub(crate) static CIRCUIT_BREAKER: &[Field<CircuitBreakerConfig>] = &[
     field!(CircuitBreakerConfig, window),
     field!(CircuitBreakerConfig, time_window),
     field!(CircuitBreakerConfig, min_calls),
-    field!(CircuitBreakerConfig, timeout),
+    field!(CircuitBreakerConfig, open_for, "timeout"),
     field!(CircuitBreakerConfig, half_open_max),
     field!(CircuitBreakerConfig, success_threshold),
     field!(CircuitBreakerConfig, slow_call),
@@ -121,7 +121,7 @@ mod tests {
                 .failure_rate(0.25)
                 .window(30)
                 .min_calls(7)
-                .timeout(Duration::from_millis(1500))
+                .open_for(Duration::from_millis(1500))
                 .half_open_max(3)
                 .success_threshold(4)
                 .time_window(Duration::from_secs(60))

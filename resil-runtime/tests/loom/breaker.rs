@@ -15,7 +15,7 @@ use crate::check;
 pub(crate) const INSTANT: Duration = Duration::from_nanos(1);
 
 pub(crate) fn breaker(config: CircuitBreakerConfig) -> Arc<CircuitBreaker> {
-    Arc::new(CircuitBreaker::new("loom-breaker", config.timeout(INSTANT)).unwrap())
+    Arc::new(CircuitBreaker::new("loom-breaker", config.open_for(INSTANT)).unwrap())
 }
 
 /// Opens the breaker with one failure (its threshold is 1).
@@ -244,7 +244,7 @@ fn closed_failures_and_successes_race() {
                 "loom-closed",
                 CircuitBreakerConfig::DEFAULT
                     .threshold(2)
-                    .timeout(Duration::from_secs(3600)),
+                    .open_for(Duration::from_secs(3600)),
             )
             .unwrap(),
         );

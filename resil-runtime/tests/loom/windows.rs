@@ -20,7 +20,7 @@ fn breaker(config: CircuitBreakerConfig) -> Arc<CircuitBreaker> {
             "loom-window",
             config
                 .threshold(u32::MAX)
-                .timeout(Duration::from_secs(3600)),
+                .open_for(Duration::from_secs(3600)),
         )
         .unwrap(),
     )

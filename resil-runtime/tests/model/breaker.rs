@@ -167,7 +167,7 @@ impl BreakerModel {
     }
 
     fn timeout_ms(&self) -> u64 {
-        self.config.timeout.as_millis() as u64
+        self.config.open_for.as_millis() as u64
     }
 
     fn go(&mut self, to: ModelState) {
@@ -210,7 +210,7 @@ impl BreakerModel {
                     Ok(true)
                 }
             }
-            ModelState::ForcedOpen => Err(self.config.timeout),
+            ModelState::ForcedOpen => Err(self.config.open_for),
         };
         match result {
             Ok(trial) => Ok(ModelPermit {
@@ -491,7 +491,7 @@ impl Settings {
         let mut config = CircuitBreakerConfig::DEFAULT
             .threshold(self.threshold)
             .window(built.window)
-            .timeout(MS * self.timeout_ms)
+            .open_for(MS * self.timeout_ms)
             .half_open_max(self.half_open_max)
             .success_threshold(self.success_threshold);
         config.time_window = built.time_window;
@@ -783,7 +783,7 @@ fn time_window_matches_the_model() {
                 .time_window(MS * (64 * slice_ms) as u32)
                 .min_calls(min_calls)
                 .threshold(u32::MAX)
-                .timeout(MS * 200)
+                .open_for(MS * 200)
                 .success_threshold(1);
             config.slow_call = slow.map(|ms| MS * ms);
             config
@@ -808,7 +808,7 @@ mod stale_outcomes {
                 .threshold(1)
                 .half_open_max(2)
                 .success_threshold(1)
-                .timeout(TIMEOUT),
+                .open_for(TIMEOUT),
         )
         .unwrap();
         breaker.try_acquire().unwrap().failure();
@@ -869,7 +869,7 @@ mod stale_outcomes {
             CircuitBreakerConfig::DEFAULT
                 .threshold(1)
                 .success_threshold(1)
-                .timeout(TIMEOUT),
+                .open_for(TIMEOUT),
         )
         .unwrap();
         let slow = breaker.try_acquire().unwrap();
