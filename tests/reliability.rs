@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use resil::__private::{BreakerEntry, BulkheadEntry, Rejection, never};
+use resil::__private::{BreakerEntry, BulkheadEntry, Rejection, RetryStepping, never};
 use resil::{
     Bulkhead, BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, CircuitState, ConfigError,
     Jitter, PolicyKind, Retry, RetryConfig, RetryStep, bulkhead, circuit_breaker, registry, retry,
@@ -188,7 +188,8 @@ async fn direct_stack(
     let mut run = retry.start();
     loop {
         let (attempt, rejection) = guarded(breaker, bulkhead, body.run(fail_first)).await;
-        match run.next_after(
+        match RetryStepping::next_after(
+            &mut run,
             attempt,
             rejection,
             |_: &AppError| true,

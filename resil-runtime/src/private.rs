@@ -250,6 +250,7 @@ mod sealed {
     impl Sealed for super::CircuitBreaker {}
     impl Sealed for super::Bulkhead {}
     impl Sealed for super::RetryRun<'_> {}
+    impl Sealed for super::Timeout {}
 }
 
 /// A circuit breaker's entry as the generated code makes it: the fast
@@ -324,6 +325,21 @@ pub trait RetryStepping: sealed::Sealed {
         P: Fn(&E) -> bool,
         H: Fn(&E) -> Option<Duration>,
         D: Fn(&E) -> Option<String>;
+    /// What follows an attempt that gave `result`, for an error that may be
+    /// an inner policy's refusal, as `rejection` says (see
+    /// [`RetryRun::next_hinted`] for errors that are never refusals).
+    fn next_after<T, E, P, H, D>(
+        &mut self,
+        result: Result<T, E>,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<Result<T, E>>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>;
 }
 
 impl RetryStepping for RetryRun<'_> {
@@ -347,5 +363,51 @@ impl RetryStepping for RetryRun<'_> {
         D: Fn(&E) -> Option<String>,
     {
         RetryRun::after_failure(self, error, rejection, retry_if, retry_after, describe)
+    }
+
+    #[inline]
+    fn next_after<T, E, P, H, D>(
+        &mut self,
+        result: Result<T, E>,
+        rejection: Rejection,
+        retry_if: P,
+        retry_after: H,
+        describe: D,
+    ) -> RetryStep<Result<T, E>>
+    where
+        P: Fn(&E) -> bool,
+        H: Fn(&E) -> Option<Duration>,
+        D: Fn(&E) -> Option<String>,
+    {
+        RetryRun::next_after(self, result, rejection, retry_if, retry_after, describe)
+    }
+}
+
+/// A timeout's entry as the generated code makes it: the layers below
+/// raced against the limit, a timeout made into the function's own error.
+pub trait TimeoutEntry: sealed::Sealed {
+    /// Runs `call` within the limit; `convert` is `E::from`.
+    fn run<T, E, F, C>(
+        &self,
+        call: F,
+        convert: C,
+    ) -> impl Future<Output = (Result<T, E>, Rejection)>
+    where
+        F: Future<Output = (Result<T, E>, Rejection)>,
+        C: FnOnce(Error) -> E;
+}
+
+impl TimeoutEntry for Timeout {
+    #[inline]
+    fn run<T, E, F, C>(
+        &self,
+        call: F,
+        convert: C,
+    ) -> impl Future<Output = (Result<T, E>, Rejection)>
+    where
+        F: Future<Output = (Result<T, E>, Rejection)>,
+        C: FnOnce(Error) -> E,
+    {
+        Timeout::run(self, call, convert)
     }
 }

@@ -328,10 +328,12 @@ impl Expansion<'_> {
         let inner = self.scopes.catch(private, index, code);
         let convert = &self.convert;
         let outcome = quote! {
-            #site
-                .get()
-                .run(async { #inner }, |__resil_e| #private::convert!(#convert, __resil_e))
-                .await
+            #private::TimeoutEntry::run(
+                #site.get(),
+                async { #inner },
+                |__resil_e| #private::convert!(#convert, __resil_e)
+            )
+            .await
         };
         self.scopes.pass_on(index, outcome)
     }

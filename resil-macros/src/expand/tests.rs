@@ -255,7 +255,7 @@ fn new_layers_and_keys() {
         ":: resil :: __private :: RateLimiterSite :: new (\"sms\" , :: resil :: __private :: \
          RateLimiterConfig :: DEFAULT . rate (10) . per",
         "let __resil_convert = :: resil :: __private :: error_converter (:: core :: marker :: PhantomData :: < Result < u8 , E > >) ;",
-        "__RESIL_TIMEOUT_3 . get () . run (async { '__resil_scope_3 : {",
+        ":: resil :: __private :: TimeoutEntry :: run (__RESIL_TIMEOUT_3 . get () , async { '__resil_scope_3 : {",
         "} , | __resil_e | :: resil :: __private :: convert ! (__resil_convert , __resil_e)) . await",
         // A refusal below the timeout comes out of it, and jumps on to
         // the retry.

@@ -93,10 +93,10 @@ impl RetryRun<'_> {
 
     /// [`next_hinted`](Self::next_hinted) for an error that may be an
     /// inner policy's refusal, as `rejection` says: `retry_rejections`
-    /// decides on those, and their own `retry_after` counts.
-    #[doc(hidden)]
+    /// decides on those, and their own `retry_after` counts. Reached from
+    /// outside the crate through `__private::RetryStepping`.
     #[inline]
-    pub fn next_after<T, E, P, H, D>(
+    pub(crate) fn next_after<T, E, P, H, D>(
         &mut self,
         result: Result<T, E>,
         rejection: Rejection,

@@ -182,9 +182,9 @@ impl Timeout {
     /// of the call.
     ///
     /// The layers below come with the record of whether their error was a
-    /// refusal (see `__private::Rejection`); a timeout is none.
-    #[doc(hidden)]
-    pub async fn run<T, E, F, C>(&self, call: F, convert: C) -> (Result<T, E>, Rejection)
+    /// refusal (see `__private::Rejection`); a timeout is none. Generated
+    /// code reaches it through `__private::TimeoutEntry`.
+    pub(crate) async fn run<T, E, F, C>(&self, call: F, convert: C) -> (Result<T, E>, Rejection)
     where
         F: Future<Output = (Result<T, E>, Rejection)>,
         C: FnOnce(Error) -> E,
