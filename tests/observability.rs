@@ -749,12 +749,34 @@ async fn each_attempt_runs_in_a_span_naming_the_policies_and_the_attempt() {
         Ok(7)
     }
 
+    #[bulkhead(name = "obs-traced-probe")]
+    async fn probe() -> Result<u32, TestError> {
+        Ok(0)
+    }
+
     let spans = Spans::default();
     let _guard = tracing::subscriber::set_default(spans.clone());
-    // Other tests in this binary run at once without a subscriber; if one of
-    // them registered the span's callsite while this guard was being set,
-    // the callsite may have cached "never interested". Ask again.
-    tracing::callsite::rebuild_interest_cache();
+    // Other tests in this binary run at once without a subscriber. One that
+    // was registering the span's callsite (shared by every protected call)
+    // while this guard was being set can leave it cached as "never
+    // interested", and a rebuild made before its registration finished does
+    // not see it. So: rebuild until a probe through the same callsite is
+    // seen, then start from an empty record.
+    let mut seen = false;
+    for _ in 0..1_000 {
+        tracing::callsite::rebuild_interest_cache();
+        assert_eq!(probe().await, Ok(0));
+        if !spans.0.lock().unwrap().is_empty() {
+            seen = true;
+            break;
+        }
+        std::thread::yield_now();
+    }
+    assert!(
+        seen,
+        "the resil.attempt span never reached this test's subscriber"
+    );
+    spans.0.lock().unwrap().clear();
     assert_eq!(flaky().await, Ok(2));
     assert_eq!(plain().await, Ok(7));
 
