@@ -316,6 +316,27 @@ async fn counters_stay_monotonic_across_a_reset_and_nothing_is_published_twice()
     assert_series(&scrape(), "circuit_breaker_calls_total", &series, 4.0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn evicted_keyed_members_leave_what_record_remembers() {
+    // Issue 16, defect 11: the counters `record()` remembers were never
+    // pruned, so every tenant key ever seen stayed (four entries each).
+    #[circuit_breaker(name = "obs-metrics-tenants", key = tenant, max_keys = 8)]
+    async fn call(tenant: u32) -> Result<u32, TestError> {
+        Ok(tenant)
+    }
+
+    prometheus();
+    for tenant in 0..300 {
+        call(tenant).await.unwrap();
+        scrape();
+    }
+    // 300 members were each published (4 counters a breaker: 1,200
+    // without pruning); at most 8 are left, beside this binary's other
+    // policies (a few dozen).
+    let remembered = resil::metrics::published_counters();
+    assert!(remembered < 400, "{remembered} counters remembered");
+}
+
 // ---- callbacks -------------------------------------------------------------
 
 /// State-change callbacks of every breaker run on one shared thread. A test
