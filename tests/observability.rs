@@ -316,6 +316,27 @@ async fn counters_stay_monotonic_across_a_reset_and_nothing_is_published_twice()
     assert_series(&scrape(), "circuit_breaker_calls_total", &series, 4.0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn evicted_keyed_members_leave_what_record_remembers() {
+    // Issue 16, defect 11: the counters `record()` remembers were never
+    // pruned, so every tenant key ever seen stayed (four entries each).
+    #[circuit_breaker(name = "obs-metrics-tenants", key = tenant, max_keys = 8)]
+    async fn call(tenant: u32) -> Result<u32, TestError> {
+        Ok(tenant)
+    }
+
+    prometheus();
+    for tenant in 0..300 {
+        call(tenant).await.unwrap();
+        scrape();
+    }
+    // 300 members were each published (4 counters a breaker: 1,200
+    // without pruning); at most 8 are left, beside this binary's other
+    // policies (a few dozen).
+    let remembered = resil::metrics::published_counters();
+    assert!(remembered < 400, "{remembered} counters remembered");
+}
+
 // ---- callbacks -------------------------------------------------------------
 
 /// State-change callbacks of every breaker run on one shared thread. A test
@@ -749,12 +770,34 @@ async fn each_attempt_runs_in_a_span_naming_the_policies_and_the_attempt() {
         Ok(7)
     }
 
+    #[bulkhead(name = "obs-traced-probe")]
+    async fn probe() -> Result<u32, TestError> {
+        Ok(0)
+    }
+
     let spans = Spans::default();
     let _guard = tracing::subscriber::set_default(spans.clone());
-    // Other tests in this binary run at once without a subscriber; if one of
-    // them registered the span's callsite while this guard was being set,
-    // the callsite may have cached "never interested". Ask again.
-    tracing::callsite::rebuild_interest_cache();
+    // Other tests in this binary run at once without a subscriber. One that
+    // was registering the span's callsite (shared by every protected call)
+    // while this guard was being set can leave it cached as "never
+    // interested", and a rebuild made before its registration finished does
+    // not see it. So: rebuild until a probe through the same callsite is
+    // seen, then start from an empty record.
+    let mut seen = false;
+    for _ in 0..1_000 {
+        tracing::callsite::rebuild_interest_cache();
+        assert_eq!(probe().await, Ok(0));
+        if !spans.0.lock().unwrap().is_empty() {
+            seen = true;
+            break;
+        }
+        std::thread::yield_now();
+    }
+    assert!(
+        seen,
+        "the resil.attempt span never reached this test's subscriber"
+    );
+    spans.0.lock().unwrap().clear();
     assert_eq!(flaky().await, Ok(2));
     assert_eq!(plain().await, Ok(7));
 

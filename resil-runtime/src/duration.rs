@@ -27,11 +27,21 @@ pub(crate) fn display(d: Duration) -> String {
     format!("{nanos}ns")
 }
 
-/// Like [`display`], rounded up to whole milliseconds first: what a person
-/// reading "retry after ..." wants, and never an earlier time than the real
-/// one.
+/// Longer than this reads as "over 100 years": a saturated wait (an open
+/// period of `Duration::MAX`, say) is not a number of milliseconds anyone
+/// should read.
+const FOR_PEOPLE_CAP: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Like [`display`], rounded up to whole milliseconds first, and at least
+/// one: what a person reading "retry after ..." wants, never an earlier time
+/// than the real one, and never "0s" beside a `Retry-After` header that
+/// says 1 (a half-open breaker with every trial slot taken refuses with no
+/// wait of its own).
 pub(crate) fn display_for_people(d: Duration) -> String {
-    let millis = d.as_nanos().div_ceil(1_000_000);
+    if d > FOR_PEOPLE_CAP {
+        return "over 100 years".to_owned();
+    }
+    let millis = d.as_nanos().div_ceil(1_000_000).max(1);
     display(Duration::from_millis(
         u64::try_from(millis).unwrap_or(u64::MAX),
     ))
@@ -69,10 +79,21 @@ mod tests {
     }
 
     #[test]
+    fn messages_never_say_zero_or_a_saturated_number() {
+        assert_eq!(display_for_people(Duration::ZERO), "1ms");
+        assert_eq!(display_for_people(Duration::from_nanos(1)), "1ms");
+        assert_eq!(display_for_people(Duration::MAX), "over 100 years");
+        assert_eq!(
+            display_for_people(Duration::from_millis(u64::MAX)),
+            "over 100 years"
+        );
+        assert_ne!(display_for_people(FOR_PEOPLE_CAP), "over 100 years");
+    }
+
+    #[test]
     fn messages_round_up_to_whole_milliseconds() {
         assert_eq!(display_for_people(Duration::from_micros(913_422)), "914ms");
         assert_eq!(display_for_people(Duration::from_secs(30)), "30s");
         assert_eq!(display_for_people(Duration::from_nanos(1)), "1ms");
-        assert_eq!(display_for_people(Duration::ZERO), "0s");
     }
 }

@@ -95,6 +95,10 @@ pub struct ErrorBody {
     pub retry_after: Option<u64>,
 }
 
+/// How far [`ErrorResponse::from_any_error`] follows `source()`: far
+/// deeper than any real chain, and a bound for a cyclic one.
+const MAX_CAUSES: usize = 64;
+
 impl ErrorResponse {
     /// The response for a resil rejection or time-out.
     pub fn from_error(error: &Error) -> Self {
@@ -120,9 +124,14 @@ impl ErrorResponse {
     /// Takes `&(dyn Error + 'static)`, so a `tower::BoxError` passes as
     /// `&*error`.
     pub fn from_any_error(error: &(dyn StdError + 'static)) -> Self {
-        let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
         let mut code = "bad_gateway";
-        while let Some(current) = cause {
+        // Bounded: a `source()` chain can be a cycle (an error that names
+        // itself, or two that name each other), and a response must come
+        // back whatever the error looks like.
+        let causes = std::iter::successors(Some(error), |current: &&(dyn StdError + 'static)| {
+            (*current).source()
+        });
+        for current in causes.take(MAX_CAUSES) {
             if let Some(resil) = current.downcast_ref::<Error>() {
                 return Self::from_error(resil);
             }
@@ -135,7 +144,6 @@ impl ErrorResponse {
             if current.is::<tokio::time::error::Elapsed>() {
                 return Self::plain(504, "timeout", error);
             }
-            cause = current.source();
         }
         Self::plain(502, code, error)
     }
@@ -225,5 +233,58 @@ mod axum_response {
         fn into_response(self) -> Response {
             ErrorResponse::from_error(&self).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// An error whose `source()` is itself: a cycle of one.
+    #[derive(Debug)]
+    struct OwnCause;
+
+    impl fmt::Display for OwnCause {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("upstream said no")
+        }
+    }
+
+    impl StdError for OwnCause {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(self)
+        }
+    }
+
+    #[test]
+    fn a_cyclic_source_chain_still_gets_a_response() {
+        let response = ErrorResponse::from_any_error(&OwnCause);
+        assert_eq!((response.status, response.body.error), (502, "bad_gateway"));
+        assert_eq!(response.body.message, "upstream said no");
+    }
+
+    #[test]
+    fn the_message_never_says_less_than_the_header() {
+        let open = Error::CircuitOpen {
+            policy: "http-zero-wait".into(),
+            retry_after: Duration::ZERO,
+        };
+        let response = ErrorResponse::from_error(&open);
+        assert_eq!(response.retry_after_header().as_deref(), Some("1"));
+        assert_eq!(
+            response.body.message,
+            "circuit breaker `http-zero-wait` is open; retry after 1ms"
+        );
+        let saturated = Error::CircuitOpen {
+            policy: "http-saturated".into(),
+            retry_after: Duration::MAX,
+        };
+        assert_eq!(
+            saturated.to_string(),
+            "circuit breaker `http-saturated` is open; retry after over 100 years"
+        );
     }
 }

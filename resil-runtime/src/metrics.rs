@@ -66,7 +66,19 @@ use crate::registry::registry;
 /// publish increments. A plain `absolute()` would not do: exporters keep the
 /// largest value they were given, so after a policy's `reset()` its counter
 /// would stand still until the new count passed the old one.
-static PUBLISHED: Mutex<Option<HashMap<CounterKey, u64>>> = Mutex::new(None);
+///
+/// Pruned on every `record()` to the policies the registry holds then: a
+/// keyed policy's evicted members would otherwise stay here for good (a
+/// million tenant keys once grew it by hundreds of megabytes).
+static PUBLISHED: Mutex<Option<Published>> = Mutex::new(None);
+
+/// The last value published of each counter, and the `record()` round that
+/// last saw it.
+#[derive(Debug, Default)]
+struct Published {
+    round: u64,
+    counters: HashMap<CounterKey, (u64, u64)>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CounterKey {
@@ -96,14 +108,19 @@ pub fn record() {
     describe();
     let snapshot = registry().snapshot();
     let mut published = PUBLISHED.lock().unwrap_or_else(PoisonError::into_inner);
-    let published = published.get_or_insert_with(HashMap::new);
+    let published = published.get_or_insert_with(Published::default);
+    published.round += 1;
+    let round = published.round;
+    let counters = &mut published.counters;
     let mut publish = |kind: PolicyKind, policy: &PolicyName, outcome: &'static str, now: u64| {
         let key = CounterKey {
             kind,
             policy: policy.clone(),
             outcome,
         };
-        let before = published.insert(key, now).unwrap_or(0);
+        let before = counters
+            .insert(key, (now, round))
+            .map_or(0, |(before, _)| before);
         // A count below the last one published means the policy was reset:
         // everything counted since then is new.
         let delta = if now >= before { now - before } else { now };
@@ -142,6 +159,21 @@ pub fn record() {
             bulkhead.rejected,
         );
     }
+    // What this round did not see has left the registry (an evicted keyed
+    // member, a removed policy); should it come back, it counts from zero
+    // as a new policy does.
+    published.counters.retain(|_, (_, seen)| *seen == round);
+}
+
+/// How many counters [`record`] remembers: at most one per outcome of each
+/// policy the registry held at the last `record()`.
+#[doc(hidden)]
+pub fn published_counters() -> usize {
+    PUBLISHED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map_or(0, |published| published.counters.len())
 }
 
 /// Help texts and units, for exporters that show them (Prometheus's

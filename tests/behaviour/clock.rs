@@ -121,3 +121,21 @@ fn paused_and_real_runtimes_in_one_process_each_keep_their_own_clock() {
     real.join().expect("real-time runtime");
     paused.join().expect("paused runtime");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_time_window_left_idle_for_years_still_opens_the_breaker() {
+    // Issue 16, defect 2: a 1 s window built, then idle for about 2.12
+    // years, stopped counting failures.
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    let config = CircuitBreakerConfig::DEFAULT
+        .failure_rate(0.5)
+        .time_window(Duration::from_secs(1))
+        .min_calls(2)
+        .threshold(u32::MAX);
+    let breaker = CircuitBreaker::new("clock-idle-time-window", config).unwrap();
+    advance(YEAR * 2 + YEAR / 8).await;
+    for _ in 0..2 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    assert_eq!(breaker.state(), CircuitState::Open);
+}

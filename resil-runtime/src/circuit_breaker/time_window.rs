@@ -4,14 +4,21 @@
 //!
 //! Each bucket has three counters (calls, failures, slow calls), and each
 //! counter is one `AtomicU64` that holds the bucket's epoch (which
-//! `window / 64` slice of time it counts, low 32 bits) next to its count:
+//! `window / 64` slice of time it counts, its low 40 bits) next to its
+//! count:
 //!
 //! ```text
-//!  63             32 31              0
-//! +-----------------+-----------------+
-//! |      epoch      |      count      |
-//! +-----------------+-----------------+
+//!  63                       24 23             0
+//! +---------------------------+----------------+
+//! |           epoch           |     count      |
+//! +---------------------------+----------------+
 //! ```
+//!
+//! Forty bits of epoch wrap after 2^40 slices: 544 years for the shortest
+//! window (1 s, slices of 15.6 ms). With 32 bits they wrapped after 2.12
+//! years, and a counter left idle that long read as one from the future, so
+//! the window stopped counting. A count saturates at 2^24 - 1 (16.7 million
+//! calls in one slice).
 //!
 //! Recording adds one to the counter if it holds the current epoch, and
 //! otherwise replaces it with (current epoch, 1), in one compare-and-swap:
@@ -20,8 +27,7 @@
 //! wrong slice. Reading sums the counters whose epoch is one of the last 64,
 //! so the window slides by `window / 64` at a time: by under a second for
 //! windows up to 64s. Its size is fixed: 64 × 3 × 8 = 1536 bytes, whatever
-//! the window's length and the traffic. Counts saturate at `u32::MAX` per
-//! bucket.
+//! the window's length and the traffic.
 
 use crate::sync::AtomicU64;
 use std::sync::atomic::Ordering;
@@ -46,23 +52,27 @@ struct Bucket {
     slow: AtomicU64,
 }
 
-const COUNT_MASK: u64 = u32::MAX as u64;
+const COUNT_BITS: u32 = 24;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+const EPOCH_MASK: u64 = (1 << (64 - COUNT_BITS)) - 1;
 
-fn epoch_of(word: u64) -> u32 {
-    (word >> 32) as u32
+fn epoch_of(word: u64) -> u64 {
+    word >> COUNT_BITS
 }
 
 fn count_of(word: u64) -> u32 {
     (word & COUNT_MASK) as u32
 }
 
-fn pack(epoch: u32, count: u32) -> u64 {
-    (u64::from(epoch) << 32) | u64::from(count)
+fn pack(epoch: u64, count: u32) -> u64 {
+    ((epoch & EPOCH_MASK) << COUNT_BITS) | (u64::from(count) & COUNT_MASK)
 }
 
-/// How many slices `epoch` lies behind `current`; negative if ahead.
-fn age(current: u32, epoch: u32) -> i32 {
-    current.wrapping_sub(epoch) as i32
+/// How many slices `epoch` lies behind `current` (both 40-bit); negative if
+/// ahead.
+fn age(current: u64, epoch: u64) -> i64 {
+    // Sign-extends the 40-bit difference.
+    ((current.wrapping_sub(epoch) << COUNT_BITS) as i64) >> COUNT_BITS
 }
 
 impl TimeWindow {
@@ -76,8 +86,8 @@ impl TimeWindow {
         window
     }
 
-    fn epoch(&self, now_nanos: i64) -> u32 {
-        now_nanos.div_euclid(self.width) as u32
+    fn epoch(&self, now_nanos: i64) -> u64 {
+        now_nanos.div_euclid(self.width) as u64 & EPOCH_MASK
     }
 
     /// Records one call made at `now_nanos` (see `clock::now_nanos`).
@@ -101,7 +111,7 @@ impl TimeWindow {
                 .buckets
                 .iter()
                 .map(|bucket| counter(bucket).load(Ordering::Acquire))
-                .filter(|&word| (0..BUCKETS as i32).contains(&age(current, epoch_of(word))))
+                .filter(|&word| (0..BUCKETS as i64).contains(&age(current, epoch_of(word))))
                 .map(|word| u64::from(count_of(word)))
                 .sum();
             u32::try_from(total).unwrap_or(u32::MAX)
@@ -117,7 +127,7 @@ impl TimeWindow {
     /// turn of the ring old. A call recorded at the same moment may survive
     /// it; none is counted twice.
     pub(crate) fn reset(&self, now_nanos: i64) {
-        let stale = pack(self.epoch(now_nanos).wrapping_sub(BUCKETS as u32), 0);
+        let stale = pack(self.epoch(now_nanos).wrapping_sub(BUCKETS as u64), 0);
         for bucket in self.buckets.iter() {
             for counter in [&bucket.calls, &bucket.failures, &bucket.slow] {
                 counter.store(stale, Ordering::Release);
@@ -132,16 +142,19 @@ impl TimeWindow {
 
 /// How far ahead a counter's slice may be and still be taken for a newer
 /// one rather than a very old one seen through the epoch's wrap-around.
-const AHEAD: i32 = 1 << 24;
+const AHEAD: i64 = 1 << 24;
 
 /// Adds one to `counter` for `epoch`, resetting a counter that still holds
 /// an older slice; a counter already on a newer slice (this call was
 /// delayed by a whole turn of the ring) is left alone.
-fn add(counter: &AtomicU64, epoch: u32) {
+fn add(counter: &AtomicU64, epoch: u64) {
     let mut word = counter.load(Ordering::Relaxed);
     loop {
         let next = match age(epoch, epoch_of(word)) {
-            0 => pack(epoch, count_of(word).saturating_add(1)),
+            0 => pack(
+                epoch,
+                count_of(word).saturating_add(1).min(COUNT_MASK as u32),
+            ),
             age if age < 0 && age > -AHEAD => return,
             _ => pack(epoch, 1),
         };
@@ -214,6 +227,38 @@ mod tests {
         window.record(far, false, false);
         let tally = window.tally(far);
         assert_eq!((tally.calls, tally.failures), (1, 0));
+    }
+
+    #[test]
+    fn a_window_idle_for_years_still_counts() {
+        // A 1 s window's slices are 15.6 ms: with 32-bit epochs, a counter
+        // left idle for 2.12 years read as one from the future and every
+        // later call was dropped.
+        let window = TimeWindow::new(Duration::from_secs(1));
+        window.reset(0);
+        const YEAR: i64 = 365 * 24 * 3600 * SECOND;
+        for years in [2, 3, 10, 100] {
+            let now = years * YEAR + YEAR / 8;
+            window.record(now, true, false);
+            window.record(now, false, false);
+            let tally = window.tally(now);
+            assert_eq!((tally.calls, tally.failures), (2, 1), "{years} years");
+        }
+    }
+
+    #[test]
+    fn counts_saturate_instead_of_spilling_into_the_epoch() {
+        let window = TimeWindow::new(Duration::from_secs(64));
+        let counter = &window.buckets[0].calls;
+        counter.store(pack(0, COUNT_MASK as u32), Ordering::Relaxed);
+        add(counter, 0);
+        assert_eq!(
+            (
+                epoch_of(counter.load(Ordering::Relaxed)),
+                count_of(counter.load(Ordering::Relaxed))
+            ),
+            (0, COUNT_MASK as u32)
+        );
     }
 
     #[test]
