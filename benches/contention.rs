@@ -155,7 +155,11 @@ fn bulkhead(c: &mut Criterion) {
         black_box(block_on(through_bulkhead(black_box(1)))).ok();
     });
 
-    configured("contention-bulkhead", "tokio-semaphore", "Semaphore::new(64)");
+    configured(
+        "contention-bulkhead",
+        "tokio-semaphore",
+        "Semaphore::new(64)",
+    );
     let semaphore = tokio::sync::Semaphore::new(64);
     bench_threads(&mut group, "tokio-semaphore", &|| {
         let result = block_on(async {

@@ -81,11 +81,19 @@ fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
-    configured("breaker", "resil", "#[circuit_breaker] default: 5 consecutive failures, 60 s open");
+    configured(
+        "breaker",
+        "resil",
+        "#[circuit_breaker] default: 5 consecutive failures, 60 s open",
+    );
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_breaker(black_box(1))))
     });
-    configured("breaker", "resil-permit", "the same breaker, permit taken by hand");
+    configured(
+        "breaker",
+        "resil-permit",
+        "the same breaker, permit taken by hand",
+    );
     group.bench_function("resil-permit", |b| {
         let breaker = resil::registry()
             .circuit_breaker("bench-breaker")
@@ -117,7 +125,11 @@ fn breaker(c: &mut Criterion) {
         b.iter(|| block_on(failsafe.call(work(black_box(1)))))
     });
 
-    configured("breaker", "tower-resilience", "consecutive_failures(5), 60 s open");
+    configured(
+        "breaker",
+        "tower-resilience",
+        "consecutive_failures(5), 60 s open",
+    );
     let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
         .consecutive_failures(5)
         .wait_duration_in_open(Duration::from_secs(60))
@@ -244,7 +256,11 @@ fn bulkhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("bulkhead");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
-    configured("bulkhead", "resil", "#[bulkhead] default: 10 concurrent, no queue");
+    configured(
+        "bulkhead",
+        "resil",
+        "#[bulkhead] default: 10 concurrent, no queue",
+    );
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_bulkhead(black_box(1))))
     });
@@ -260,7 +276,11 @@ fn bulkhead(c: &mut Criterion) {
         })
     });
 
-    configured("bulkhead", "tokio-semaphore", "Semaphore::new(10), acquire().await");
+    configured(
+        "bulkhead",
+        "tokio-semaphore",
+        "Semaphore::new(10), acquire().await",
+    );
     let semaphore = tokio::sync::Semaphore::new(10);
     group.bench_function("tokio-semaphore", |b| {
         b.iter(|| {
@@ -271,7 +291,11 @@ fn bulkhead(c: &mut Criterion) {
         })
     });
 
-    configured("bulkhead", "tower-concurrency-limit", "ConcurrencyLimit::new(_, 10)");
+    configured(
+        "bulkhead",
+        "tower-concurrency-limit",
+        "ConcurrencyLimit::new(_, 10)",
+    );
     let mut limit = tower::limit::ConcurrencyLimit::new(tower::service_fn(work), 10);
     group.bench_function("tower-concurrency-limit", |b| {
         b.iter(|| {
@@ -321,7 +345,11 @@ fn retry(c: &mut Criterion) {
         b.iter(|| block_on(through_retry(black_box(1))))
     });
 
-    configured("retry", "backon", "ExponentialBuilder::default().with_max_times(2)");
+    configured(
+        "retry",
+        "backon",
+        "ExponentialBuilder::default().with_max_times(2)",
+    );
     group.bench_function("backon", |b| {
         use backon::Retryable as _;
         b.iter(|| {
@@ -332,7 +360,11 @@ fn retry(c: &mut Criterion) {
         })
     });
 
-    configured("retry", "tower-retry", "Retry with a policy of 2 more attempts");
+    configured(
+        "retry",
+        "tower-retry",
+        "Retry with a policy of 2 more attempts",
+    );
     let mut service = tower::retry::Retry::new(Attempts(2), tower::service_fn(work));
     group.bench_function("tower-retry", |b| {
         b.iter(|| {
@@ -347,7 +379,11 @@ fn retry(c: &mut Criterion) {
         })
     });
 
-    configured("retry", "tokio-retry2", "ExponentialBackoff::from_millis(100).take(2)");
+    configured(
+        "retry",
+        "tokio-retry2",
+        "ExponentialBackoff::from_millis(100).take(2)",
+    );
     group.bench_function("tokio-retry2", |b| {
         use tokio_retry2::strategy::ExponentialBackoff;
         use tokio_retry2::{Retry, RetryError};
@@ -427,7 +463,11 @@ fn open(c: &mut Criterion) {
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_open_breaker(black_box(1), false)))
     });
-    configured("open", "resil-try-acquire", "the same breaker, try_acquire alone");
+    configured(
+        "open",
+        "resil-try-acquire",
+        "the same breaker, try_acquire alone",
+    );
     group.bench_function("resil-try-acquire", |b| {
         b.iter(|| black_box(breaker.try_acquire()).is_err())
     });
