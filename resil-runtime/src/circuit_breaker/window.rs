@@ -37,7 +37,7 @@ pub(crate) const MAX_WINDOW: u32 = resil_rules::circuit_breaker::MAX_WINDOW;
 
 #[derive(Debug)]
 pub(crate) struct CountWindow {
-    /// The window's size and its inverse.
+    /// The window's size, and its inverse for finding a call's slot.
     slots: Slots,
     cursor: AtomicU64,
     failures: Ring,
@@ -148,33 +148,41 @@ impl WindowTally {
 }
 
 /// `index % size` without a division: Lemire's "faster remainder by direct
-/// computation" (Lemire, Kaser, Kurz 2019) with the inverse of `size`
-/// computed once. Exact for every 32-bit index and every size from 1 up;
-/// an index past `u32::MAX` (four billion calls) takes the division.
+/// computation" (Lemire, Kaser, Kurz 2019). With `c = ceil(2^F / size)`,
+/// `index % size == ((c * index mod 2^F) * size) >> F` for every index
+/// below `2^N` when `F >= N + log2(size)`: here N = 32 and a size of at
+/// most 8192 = 2^13 need F >= 45, and F = 48 keeps every product inside 64
+/// bits. The size sits in the word's top 16 bits, so the window is no
+/// bigger than with the size alone. An index past `u32::MAX` (four billion
+/// calls) takes the division.
 #[derive(Debug, Clone, Copy)]
-struct Slots {
-    size: u32,
-    /// `ceil(2^64 / size)`, which wraps to 0 for a size of 1 (then every
-    /// index maps to slot 0, as it should).
-    inverse: u64,
-}
+struct Slots(u64);
 
 impl Slots {
+    const FRACTION: u32 = 48;
+    const LOW: u64 = (1 << Self::FRACTION) - 1;
+
     fn new(size: u32) -> Self {
-        Self {
-            size,
-            inverse: (u64::MAX / u64::from(size)).wrapping_add(1),
-        }
+        const { assert!(MAX_WINDOW <= 1 << (Self::FRACTION - 32)) };
+        // ceil(2^48 / size); 2^48 itself for a size of 1, which the mask
+        // makes 0, and then every index maps to slot 0, as it should.
+        let inverse = (Self::LOW / u64::from(size) + 1) & Self::LOW;
+        Self((u64::from(size) << Self::FRACTION) | inverse)
+    }
+
+    #[inline]
+    fn size(self) -> u32 {
+        (self.0 >> Self::FRACTION) as u32
     }
 
     #[inline]
     fn of(self, index: u64) -> usize {
-        match u32::try_from(index) {
-            Ok(index) => {
-                let low = self.inverse.wrapping_mul(u64::from(index));
-                ((u128::from(low) * u128::from(self.size)) >> 64) as usize
-            }
-            Err(_) => (index % u64::from(self.size)) as usize,
+        let size = self.0 >> Self::FRACTION;
+        if index <= u64::from(u32::MAX) {
+            let low = (self.0 & Self::LOW).wrapping_mul(index) & Self::LOW;
+            ((low * size) >> Self::FRACTION) as usize
+        } else {
+            (index % size) as usize
         }
     }
 }
@@ -209,14 +217,14 @@ impl CountWindow {
         let failures = self.failures.put(slot, failed);
         let slow = self.slow.as_ref().map_or(0, |ring| ring.put(slot, slow));
         WindowTally {
-            calls: (index + 1).min(u64::from(self.slots.size)) as u32,
+            calls: (index + 1).min(u64::from(self.slots.size())) as u32,
             failures: self.clamp(failures),
             slow: self.clamp(slow),
         }
     }
 
     fn clamp(&self, count: i64) -> u32 {
-        count.clamp(0, i64::from(self.slots.size)) as u32
+        count.clamp(0, i64::from(self.slots.size())) as u32
     }
 
     pub(crate) fn tally(&self) -> WindowTally {
@@ -224,7 +232,7 @@ impl CountWindow {
             calls: self
                 .cursor
                 .load(Ordering::Relaxed)
-                .min(u64::from(self.slots.size)) as u32,
+                .min(u64::from(self.slots.size())) as u32,
             failures: self.clamp(self.failures.count()),
             slow: self.clamp(self.slow.as_ref().map_or(0, |ring| ring.count())),
         }
@@ -331,8 +339,20 @@ mod tests {
             .chain((0..64).map(|shift| 1u64 << shift))
             .chain((0..64).map(|shift| (1u64 << shift) - 1));
         let indexes: Vec<u64> = indexes.collect();
+        // A fixed pseudo-random walk over the 32-bit range as well.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let indexes: Vec<u64> = indexes
+            .into_iter()
+            .chain((0..2_000).map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state >> 32
+            }))
+            .collect();
         for size in (1..=300).chain([1_000, 4_095, 4_096, 4_097, MAX_WINDOW - 1, MAX_WINDOW]) {
             let slots = Slots::new(size);
+            assert_eq!(slots.size(), size);
             for &index in &indexes {
                 assert_eq!(
                     slots.of(index) as u64,
