@@ -140,7 +140,7 @@ impl<T: Bits> Live<T> {
 pub(crate) struct Version(AtomicU64);
 
 impl Version {
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(AtomicU64::new(0))
     }
 
