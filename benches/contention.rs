@@ -1,6 +1,8 @@
 //! 2, 4 and 8 threads calling through one shared, named circuit breaker and
-//! one shared bulkhead, against the same peers (recloser, failsafe,
-//! `tokio::sync::Semaphore`).
+//! one shared bulkhead, against peers doing the same work: the
+//! consecutive-failure breaker against failsafe's consecutive-failures
+//! policy, the 100-call failure-rate window against recloser's 100-call
+//! ring, the bulkhead against `tokio::sync::Semaphore`.
 //!
 //! Each sample starts the threads behind a barrier; every thread makes
 //! `iters` calls and the slowest thread's time is reported, so the numbers
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion};
 use failsafe::futures::CircuitBreaker as _;
 
-use common::{BenchError, block_on, work};
+use common::{BenchError, block_on, configured, work};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
@@ -32,7 +34,12 @@ async fn through_bulkhead(input: u64) -> Result<u64, BenchError> {
     work(input).await
 }
 
-#[resil::circuit_breaker(name = "bench-contended")]
+#[resil::circuit_breaker(name = "bench-contended-window", failure_rate = 0.5, window = 100)]
+async fn through_windowed_breaker(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::circuit_breaker(name = "bench-contended-both", failure_rate = 0.5, window = 100)]
 #[resil::bulkhead(name = "bench-contended", max = 64)]
 async fn through_both(input: u64) -> Result<u64, BenchError> {
     work(input).await
@@ -83,18 +90,58 @@ fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-breaker");
     bench_threads(&mut group, "bare", &bare);
 
+    configured(
+        "contention-breaker",
+        "resil",
+        "#[circuit_breaker] default: 5 consecutive failures",
+    );
     bench_threads(&mut group, "resil", &|| {
         black_box(block_on(through_breaker(black_box(1)))).ok();
     });
 
-    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
-    bench_threads(&mut group, "recloser", &|| {
-        black_box(block_on(recloser.call(work(black_box(1))))).ok();
-    });
-
-    let failsafe = failsafe::Config::new().build();
+    configured(
+        "contention-breaker",
+        "failsafe",
+        "failure_policy(consecutive_failures(5, constant(60 s)))",
+    );
+    let failsafe = failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            5,
+            failsafe::backoff::constant(Duration::from_secs(60)),
+        ))
+        .build();
     bench_threads(&mut group, "failsafe", &|| {
         black_box(block_on(failsafe.call(work(black_box(1))))).ok();
+    });
+    group.finish();
+}
+
+fn breaker_window(c: &mut Criterion) {
+    let mut group = c.benchmark_group("contention-breaker-window");
+    bench_threads(&mut group, "bare", &bare);
+
+    configured(
+        "contention-breaker-window",
+        "resil",
+        "failure_rate = 0.5, window = 100",
+    );
+    bench_threads(&mut group, "resil", &|| {
+        black_box(block_on(through_windowed_breaker(black_box(1)))).ok();
+    });
+
+    configured(
+        "contention-breaker-window",
+        "recloser",
+        "custom().closed_len(100).error_rate(0.5)",
+    );
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(100)
+            .error_rate(0.5)
+            .build(),
+    );
+    bench_threads(&mut group, "recloser", &|| {
+        black_box(block_on(recloser.call(work(black_box(1))))).ok();
     });
     group.finish();
 }
@@ -103,10 +150,16 @@ fn bulkhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-bulkhead");
     bench_threads(&mut group, "bare", &bare);
 
+    configured("contention-bulkhead", "resil", "#[bulkhead] max = 64");
     bench_threads(&mut group, "resil", &|| {
         black_box(block_on(through_bulkhead(black_box(1)))).ok();
     });
 
+    configured(
+        "contention-bulkhead",
+        "tokio-semaphore",
+        "Semaphore::new(64)",
+    );
     let semaphore = tokio::sync::Semaphore::new(64);
     bench_threads(&mut group, "tokio-semaphore", &|| {
         let result = block_on(async {
@@ -122,11 +175,26 @@ fn both(c: &mut Criterion) {
     let mut group = c.benchmark_group("contention-breaker+bulkhead");
     bench_threads(&mut group, "bare", &bare);
 
+    configured(
+        "contention-breaker+bulkhead",
+        "resil",
+        "breaker failure_rate = 0.5, window = 100; bulkhead max = 64",
+    );
     bench_threads(&mut group, "resil", &|| {
         black_box(block_on(through_both(black_box(1)))).ok();
     });
 
-    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    configured(
+        "contention-breaker+bulkhead",
+        "recloser+semaphore",
+        "Recloser closed_len(100) error_rate(0.5) around Semaphore::new(64)",
+    );
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(100)
+            .error_rate(0.5)
+            .build(),
+    );
     let semaphore = tokio::sync::Semaphore::new(64);
     bench_threads(&mut group, "recloser+semaphore", &|| {
         let result = block_on(recloser.call(async {
@@ -141,6 +209,7 @@ fn both(c: &mut Criterion) {
 fn main() {
     let mut criterion = common::config();
     breaker(&mut criterion);
+    breaker_window(&mut criterion);
     bulkhead(&mut criterion);
     both(&mut criterion);
     criterion.final_summary();

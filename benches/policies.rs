@@ -32,7 +32,7 @@ use failsafe::futures::CircuitBreaker as _;
 use resil::{CircuitBreakerConfig, CircuitState};
 use tower::{Layer as _, Service as _, ServiceExt as _};
 
-use common::{BenchError, block_on, fail, work};
+use common::{BenchError, block_on, configured, fail, work};
 
 #[resil::circuit_breaker(name = "bench-breaker")]
 async fn through_breaker(input: u64) -> Result<u64, BenchError> {
@@ -41,6 +41,11 @@ async fn through_breaker(input: u64) -> Result<u64, BenchError> {
 
 #[resil::circuit_breaker(name = "bench-breaker-window", failure_rate = 0.5, window = 100)]
 async fn through_windowed_breaker(input: u64) -> Result<u64, BenchError> {
+    work(input).await
+}
+
+#[resil::circuit_breaker(name = "bench-breaker-time-window", failure_rate = 0.5, window = 60s)]
+async fn through_time_windowed_breaker(input: u64) -> Result<u64, BenchError> {
     work(input).await
 }
 
@@ -64,19 +69,31 @@ async fn through_open_breaker(input: u64, failing: bool) -> Result<u64, BenchErr
 }
 
 #[resil::retry(name = "bench-stack", max = 3)]
-#[resil::circuit_breaker(name = "bench-stack")]
+#[resil::circuit_breaker(name = "bench-stack", failure_rate = 0.5, window = 100)]
 #[resil::bulkhead(name = "bench-stack")]
 async fn through_stack(input: u64) -> Result<u64, BenchError> {
     work(input).await
 }
 
+/// Consecutive failures: resil's default breaker against the peers' modes
+/// that trip on a streak and keep no window.
 fn breaker(c: &mut Criterion) {
     let mut group = c.benchmark_group("breaker");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
+    configured(
+        "breaker",
+        "resil",
+        "#[circuit_breaker] default: 5 consecutive failures, 60 s open",
+    );
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_breaker(black_box(1))))
     });
+    configured(
+        "breaker",
+        "resil-permit",
+        "the same breaker, permit taken by hand",
+    );
     group.bench_function("resil-permit", |b| {
         let breaker = resil::registry()
             .circuit_breaker("bench-breaker")
@@ -90,23 +107,135 @@ fn breaker(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("resil-window100", |b| {
-        b.iter(|| block_on(through_windowed_breaker(black_box(1))))
-    });
 
-    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
-    group.bench_function("recloser", |b| {
-        b.iter(|| block_on(recloser.call(work(black_box(1)))))
-    });
-
-    let failsafe = failsafe::Config::new().build();
+    // failsafe's `Config::new()` is not this mode: it ORs a success-rate time
+    // window with the streak. Only the streak here.
+    configured(
+        "breaker",
+        "failsafe",
+        "failure_policy(consecutive_failures(5, constant(60 s)))",
+    );
+    let failsafe = failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            5,
+            failsafe::backoff::constant(Duration::from_secs(60)),
+        ))
+        .build();
     group.bench_function("failsafe", |b| {
         b.iter(|| block_on(failsafe.call(work(black_box(1)))))
     });
 
+    configured(
+        "breaker",
+        "tower-resilience",
+        "consecutive_failures(5), 60 s open",
+    );
     let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .consecutive_failures(5)
+        .wait_duration_in_open(Duration::from_secs(60))
         .build()
-        .expect("default tower-resilience breaker");
+        .expect("valid tower-resilience breaker");
+    let mut service = layer.layer(tower::service_fn(work));
+    group.bench_function("tower-resilience", |b| {
+        b.iter(|| {
+            block_on(async {
+                service
+                    .ready()
+                    .await
+                    .expect("closed breaker is ready")
+                    .call(black_box(1))
+                    .await
+            })
+        })
+    });
+    group.finish();
+}
+
+/// A failure rate over the last 100 calls: resil's count window against
+/// recloser's ring and tower-resilience's count-based window, all at 0.5.
+fn breaker_window(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breaker-window");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+
+    configured(
+        "breaker-window",
+        "resil",
+        "failure_rate = 0.5, window = 100 (rate from 100 calls on)",
+    );
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(through_windowed_breaker(black_box(1))))
+    });
+
+    configured(
+        "breaker-window",
+        "recloser",
+        "custom().closed_len(100).error_rate(0.5) (= default)",
+    );
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(100)
+            .error_rate(0.5)
+            .build(),
+    );
+    group.bench_function("recloser", |b| {
+        b.iter(|| block_on(recloser.call(work(black_box(1)))))
+    });
+
+    configured(
+        "breaker-window",
+        "tower-resilience",
+        "CountBased, sliding_window_size(100), failure_rate_threshold(0.5)",
+    );
+    let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .sliding_window_type(tower_resilience::circuitbreaker::SlidingWindowType::CountBased)
+        .sliding_window_size(100)
+        .failure_rate_threshold(0.5)
+        .build()
+        .expect("valid tower-resilience breaker");
+    let mut service = layer.layer(tower::service_fn(work));
+    group.bench_function("tower-resilience", |b| {
+        b.iter(|| {
+            block_on(async {
+                service
+                    .ready()
+                    .await
+                    .expect("closed breaker is ready")
+                    .call(black_box(1))
+                    .await
+            })
+        })
+    });
+    group.finish();
+}
+
+/// A failure rate over the last 60 seconds: resil's time window against
+/// tower-resilience's time-based window (recloser and failsafe have none
+/// with a rate threshold).
+fn breaker_time_window(c: &mut Criterion) {
+    let mut group = c.benchmark_group("breaker-time-window");
+    group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
+
+    configured(
+        "breaker-time-window",
+        "resil",
+        "failure_rate = 0.5, window = 60s (rate from 10 calls on)",
+    );
+    group.bench_function("resil", |b| {
+        b.iter(|| block_on(through_time_windowed_breaker(black_box(1))))
+    });
+
+    configured(
+        "breaker-time-window",
+        "tower-resilience",
+        "TimeBased, sliding_window_duration(60 s), failure_rate_threshold(0.5), minimum_number_of_calls(10)",
+    );
+    let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+        .sliding_window_type(tower_resilience::circuitbreaker::SlidingWindowType::TimeBased)
+        .sliding_window_duration(Duration::from_secs(60))
+        .failure_rate_threshold(0.5)
+        .minimum_number_of_calls(10)
+        .build()
+        .expect("valid tower-resilience breaker");
     let mut service = layer.layer(tower::service_fn(work));
     group.bench_function("tower-resilience", |b| {
         b.iter(|| {
@@ -127,6 +256,11 @@ fn bulkhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("bulkhead");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
+    configured(
+        "bulkhead",
+        "resil",
+        "#[bulkhead] default: 10 concurrent, no queue",
+    );
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_bulkhead(black_box(1))))
     });
@@ -142,6 +276,11 @@ fn bulkhead(c: &mut Criterion) {
         })
     });
 
+    configured(
+        "bulkhead",
+        "tokio-semaphore",
+        "Semaphore::new(10), acquire().await",
+    );
     let semaphore = tokio::sync::Semaphore::new(10);
     group.bench_function("tokio-semaphore", |b| {
         b.iter(|| {
@@ -152,6 +291,11 @@ fn bulkhead(c: &mut Criterion) {
         })
     });
 
+    configured(
+        "bulkhead",
+        "tower-concurrency-limit",
+        "ConcurrencyLimit::new(_, 10)",
+    );
     let mut limit = tower::limit::ConcurrencyLimit::new(tower::service_fn(work), 10);
     group.bench_function("tower-concurrency-limit", |b| {
         b.iter(|| {
@@ -196,10 +340,16 @@ fn retry(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry");
     group.bench_function("bare", |b| b.iter(|| block_on(work(black_box(1)))));
 
+    configured("retry", "resil", "max = 3 attempts, default backoff");
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_retry(black_box(1))))
     });
 
+    configured(
+        "retry",
+        "backon",
+        "ExponentialBuilder::default().with_max_times(2)",
+    );
     group.bench_function("backon", |b| {
         use backon::Retryable as _;
         b.iter(|| {
@@ -210,6 +360,11 @@ fn retry(c: &mut Criterion) {
         })
     });
 
+    configured(
+        "retry",
+        "tower-retry",
+        "Retry with a policy of 2 more attempts",
+    );
     let mut service = tower::retry::Retry::new(Attempts(2), tower::service_fn(work));
     group.bench_function("tower-retry", |b| {
         b.iter(|| {
@@ -224,6 +379,11 @@ fn retry(c: &mut Criterion) {
         })
     });
 
+    configured(
+        "retry",
+        "tokio-retry2",
+        "ExponentialBackoff::from_millis(100).take(2)",
+    );
     group.bench_function("tokio-retry2", |b| {
         use tokio_retry2::strategy::ExponentialBackoff;
         use tokio_retry2::{Retry, RetryError};
@@ -235,6 +395,7 @@ fn retry(c: &mut Criterion) {
         })
     });
 
+    configured("retry", "tryhard", "retry_fn(_).retries(2)");
     group.bench_function("tryhard", |b| {
         b.iter(|| block_on(tryhard::retry_fn(|| work(black_box(1))).retries(2)))
     });
@@ -250,13 +411,28 @@ fn stack(c: &mut Criterion) {
     assert!(registry.retry("bench-stack").is_ok());
     assert!(registry.circuit_breaker("bench-stack").is_ok());
     assert!(registry.bulkhead("bench-stack").is_ok());
+    configured(
+        "stack",
+        "resil",
+        "retry max = 3; breaker failure_rate = 0.5, window = 100; bulkhead max = 10",
+    );
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_stack(black_box(1))))
     });
 
     // The same three policies composed from peers: backon around recloser
-    // around a semaphore.
-    let recloser = recloser::AsyncRecloser::from(recloser::Recloser::default());
+    // around a semaphore, each configured as resil's are.
+    configured(
+        "stack",
+        "backon+recloser+semaphore",
+        "ExponentialBuilder max_times(2); Recloser closed_len(100) error_rate(0.5); Semaphore(10)",
+    );
+    let recloser = recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(100)
+            .error_rate(0.5)
+            .build(),
+    );
     let semaphore = tokio::sync::Semaphore::new(10);
     group.bench_function("backon+recloser+semaphore", |b| {
         use backon::Retryable as _;
@@ -283,9 +459,15 @@ fn open(c: &mut Criterion) {
         .circuit_breaker("bench-open")
         .expect("registered by the first call");
     assert_eq!(breaker.state(), CircuitState::Open);
+    configured("open", "resil", "threshold = 1, timeout = 3600s, tripped");
     group.bench_function("resil", |b| {
         b.iter(|| block_on(through_open_breaker(black_box(1), false)))
     });
+    configured(
+        "open",
+        "resil-try-acquire",
+        "the same breaker, try_acquire alone",
+    );
     group.bench_function("resil-try-acquire", |b| {
         b.iter(|| black_box(breaker.try_acquire()).is_err())
     });
@@ -303,10 +485,20 @@ fn open(c: &mut Criterion) {
         block_on(recloser.call(work(1))),
         Err(recloser::Error::Rejected)
     ));
+    configured(
+        "open",
+        "recloser",
+        "closed_len(1), open_wait(3600 s), tripped",
+    );
     group.bench_function("recloser", |b| {
         b.iter(|| block_on(recloser.call(work(black_box(1)))))
     });
 
+    configured(
+        "open",
+        "failsafe",
+        "consecutive_failures(1, constant(3600 s)), tripped",
+    );
     let failsafe = failsafe::Config::new()
         .failure_policy(failsafe::failure_policy::consecutive_failures(
             1,
@@ -355,6 +547,8 @@ fn main() {
     print_footprints();
     let mut criterion = common::config();
     breaker(&mut criterion);
+    breaker_window(&mut criterion);
+    breaker_time_window(&mut criterion);
     bulkhead(&mut criterion);
     retry(&mut criterion);
     stack(&mut criterion);

@@ -72,3 +72,10 @@ pub(crate) fn config() -> Criterion {
         .sample_size(30)
         .configure_from_args()
 }
+
+/// Prints what a benchmarked variant was configured with, as a
+/// `resil-bench-config:` line that `scripts/bench-table.py` puts beside the
+/// variant's row: a row is only worth reading if both sides do the same work.
+pub(crate) fn configured(group: &str, variant: &str, configuration: &str) {
+    println!("resil-bench-config: {group}/{variant} = {configuration}");
+}

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 
 use super::permit::Ticket;
-use super::sliding::Now;
+use super::sliding::{Now, Window};
 use super::state::Word;
 use super::window::WindowTally;
 use super::{CircuitBreaker, CircuitState, observers};
@@ -58,15 +58,37 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn on_success(&self, ticket: Ticket) {
         self.counters.successes.increment();
-        // The common case: an untimed, windowless call that found the
-        // breaker closed with no failure streak to break. Nothing to change.
-        if !ticket.trial() && !ticket.timed() && self.window.is_none() {
-            let word = self.load();
-            if word.state() != CircuitState::Closed || word.consecutive_failures() == 0 {
-                return;
+        // The common case: an untimed call (so not slow) that is not a
+        // trial. It cannot open the breaker or close it; all it may do is
+        // take its slot in a count window and break a failure streak.
+        if !ticket.trial() && !ticket.timed() {
+            match &self.window {
+                None => {}
+                // Recorded here, inline, with nothing read back: what the
+                // cold path would record for it (see `window.rs`).
+                Some(Window::Count(window)) => window.record_success(),
+                Some(Window::Time(_)) => return self.on_success_slow(ticket),
             }
+            let word = self.load();
+            if word.state() == CircuitState::Closed && word.consecutive_failures() != 0 {
+                self.break_streak(word);
+            }
+            return;
         }
         self.on_success_slow(ticket);
+    }
+
+    /// A success on a closed breaker with a failure streak: the streak
+    /// starts over. (The cold path's loop, for a call already recorded.)
+    #[cold]
+    #[inline(never)]
+    fn break_streak(&self, mut word: Word) {
+        while word.state() == CircuitState::Closed && word.consecutive_failures() != 0 {
+            match self.cas(word, word.with_consecutive_failures(0)) {
+                Ok(()) => return,
+                Err(actual) => word = actual,
+            }
+        }
     }
 
     #[cold]
