@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_util::MetricKindMask;
 use tokio::time::Instant;
 
 use crate::client::HttpClient;
@@ -53,7 +54,11 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
     let scenario = Scenario::from_env();
     let started = Instant::now();
     let watch = watch::start(SystemTime::now());
-    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    // Series nobody updates for five minutes leave the exporter: a keyed
+    // policy's evicted members stop being updated by `resil::metrics::record`.
+    let prometheus = PrometheusBuilder::new()
+        .idle_timeout(MetricKindMask::ALL, Some(Duration::from_secs(300)))
+        .install_recorder()?;
 
     let ms = Duration::from_millis;
     let upstreams = [
