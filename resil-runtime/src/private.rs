@@ -306,8 +306,8 @@ impl BulkheadEntry for Bulkhead {
 }
 
 /// The generated retry loop's steps: a success counted, and the decision
-/// after a failure that takes the error by value (see
-/// [`RetryRun::next_after`] for the stepping users call).
+/// after a failure that takes the error by value (users step a run with
+/// [`RetryRun::next`](crate::retry::RetryRun::next) and `next_hinted`).
 pub trait RetryStepping: sealed::Sealed {
     /// The attempt succeeded: counted; the run is over.
     fn succeeded(&self);

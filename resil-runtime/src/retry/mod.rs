@@ -6,8 +6,8 @@
 //! wait, and keeps the shared statistics of a named retry policy. An attempt
 //! that succeeds first time costs one bump of a per-thread counter: the
 //! generated loop takes the result apart and counts a success inline
-//! ([`RetryRun::succeeded`]); only an error goes to the decision
-//! ([`RetryRun::after_failure`]), by value. Lending the result to the
+//! (`RetryRun::succeeded`); only an error goes to the decision
+//! (`RetryRun::after_failure`), by value. Lending the result to the
 //! decision instead would take its address, and keep every result in
 //! memory to be copied out (measured at about 10 ns a call).
 
