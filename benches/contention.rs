@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion};
 use failsafe::futures::CircuitBreaker as _;
 
-use common::{BenchError, block_on, configured, work};
+use common::{
+    BenchError, CONSECUTIVE_FAILSAFE, WINDOWED_RECLOSER, block_on, configured,
+    consecutive_failsafe, windowed_recloser, work,
+};
 
 const THREADS: [usize; 3] = [2, 4, 8];
 
@@ -99,17 +102,8 @@ fn breaker(c: &mut Criterion) {
         black_box(block_on(through_breaker(black_box(1)))).ok();
     });
 
-    configured(
-        "contention-breaker",
-        "failsafe",
-        "failure_policy(consecutive_failures(5, constant(60 s)))",
-    );
-    let failsafe = failsafe::Config::new()
-        .failure_policy(failsafe::failure_policy::consecutive_failures(
-            5,
-            failsafe::backoff::constant(Duration::from_secs(60)),
-        ))
-        .build();
+    configured("contention-breaker", "failsafe", CONSECUTIVE_FAILSAFE);
+    let failsafe = consecutive_failsafe();
     bench_threads(&mut group, "failsafe", &|| {
         black_box(block_on(failsafe.call(work(black_box(1))))).ok();
     });
@@ -129,17 +123,8 @@ fn breaker_window(c: &mut Criterion) {
         black_box(block_on(through_windowed_breaker(black_box(1)))).ok();
     });
 
-    configured(
-        "contention-breaker-window",
-        "recloser",
-        "custom().closed_len(100).error_rate(0.5)",
-    );
-    let recloser = recloser::AsyncRecloser::from(
-        recloser::Recloser::custom()
-            .closed_len(100)
-            .error_rate(0.5)
-            .build(),
-    );
+    configured("contention-breaker-window", "recloser", WINDOWED_RECLOSER);
+    let recloser = windowed_recloser();
     bench_threads(&mut group, "recloser", &|| {
         black_box(block_on(recloser.call(work(black_box(1))))).ok();
     });
@@ -189,12 +174,7 @@ fn both(c: &mut Criterion) {
         "recloser+semaphore",
         "Recloser closed_len(100) error_rate(0.5) around Semaphore::new(64)",
     );
-    let recloser = recloser::AsyncRecloser::from(
-        recloser::Recloser::custom()
-            .closed_len(100)
-            .error_rate(0.5)
-            .build(),
-    );
+    let recloser = windowed_recloser();
     let semaphore = tokio::sync::Semaphore::new(64);
     bench_threads(&mut group, "recloser+semaphore", &|| {
         let result = block_on(recloser.call(async {

@@ -32,7 +32,10 @@ use failsafe::futures::CircuitBreaker as _;
 use resil::{CircuitBreakerConfig, CircuitState};
 use tower::{Layer as _, Service as _, ServiceExt as _};
 
-use common::{BenchError, block_on, configured, fail, work};
+use common::{
+    BenchError, CONSECUTIVE_FAILSAFE, WINDOWED_RECLOSER, block_on, configured,
+    consecutive_failsafe, fail, windowed_recloser, work,
+};
 
 #[resil::circuit_breaker(name = "bench-breaker")]
 async fn through_breaker(input: u64) -> Result<u64, BenchError> {
@@ -110,17 +113,8 @@ fn breaker(c: &mut Criterion) {
 
     // failsafe's `Config::new()` is not this mode: it ORs a success-rate time
     // window with the streak. Only the streak here.
-    configured(
-        "breaker",
-        "failsafe",
-        "failure_policy(consecutive_failures(5, constant(60 s)))",
-    );
-    let failsafe = failsafe::Config::new()
-        .failure_policy(failsafe::failure_policy::consecutive_failures(
-            5,
-            failsafe::backoff::constant(Duration::from_secs(60)),
-        ))
-        .build();
+    configured("breaker", "failsafe", CONSECUTIVE_FAILSAFE);
+    let failsafe = consecutive_failsafe();
     group.bench_function("failsafe", |b| {
         b.iter(|| block_on(failsafe.call(work(black_box(1)))))
     });
@@ -169,14 +163,9 @@ fn breaker_window(c: &mut Criterion) {
     configured(
         "breaker-window",
         "recloser",
-        "custom().closed_len(100).error_rate(0.5) (= default)",
+        &format!("{WINDOWED_RECLOSER} (= default)"),
     );
-    let recloser = recloser::AsyncRecloser::from(
-        recloser::Recloser::custom()
-            .closed_len(100)
-            .error_rate(0.5)
-            .build(),
-    );
+    let recloser = windowed_recloser();
     group.bench_function("recloser", |b| {
         b.iter(|| block_on(recloser.call(work(black_box(1)))))
     });
@@ -427,12 +416,7 @@ fn stack(c: &mut Criterion) {
         "backon+recloser+semaphore",
         "ExponentialBuilder max_times(2); Recloser closed_len(100) error_rate(0.5); Semaphore(10)",
     );
-    let recloser = recloser::AsyncRecloser::from(
-        recloser::Recloser::custom()
-            .closed_len(100)
-            .error_rate(0.5)
-            .build(),
-    );
+    let recloser = windowed_recloser();
     let semaphore = tokio::sync::Semaphore::new(10);
     group.bench_function("backon+recloser+semaphore", |b| {
         use backon::Retryable as _;

@@ -79,3 +79,34 @@ pub(crate) fn config() -> Criterion {
 pub(crate) fn configured(group: &str, variant: &str, configuration: &str) {
     println!("resil-bench-config: {group}/{variant} = {configuration}");
 }
+
+/// The peer of resil's 100-call failure-rate window: recloser with the same
+/// ring and rate (also recloser's default), and how the table names it.
+pub(crate) const WINDOWED_RECLOSER: &str = "custom().closed_len(100).error_rate(0.5)";
+
+pub(crate) fn windowed_recloser() -> recloser::AsyncRecloser {
+    recloser::AsyncRecloser::from(
+        recloser::Recloser::custom()
+            .closed_len(100)
+            .error_rate(0.5)
+            .build(),
+    )
+}
+
+/// The peer of resil's default breaker: failsafe's consecutive-failure
+/// policy alone (its `Config::new()` default also keeps a success-rate time
+/// window), and how the table names it.
+pub(crate) const CONSECUTIVE_FAILSAFE: &str =
+    "failure_policy(consecutive_failures(5, constant(60 s)))";
+
+pub(crate) fn consecutive_failsafe() -> failsafe::StateMachine<
+    failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>,
+    (),
+> {
+    failsafe::Config::new()
+        .failure_policy(failsafe::failure_policy::consecutive_failures(
+            5,
+            failsafe::backoff::constant(Duration::from_secs(60)),
+        ))
+        .build()
+}
